@@ -1,0 +1,106 @@
+"""The `omc` command line. Thin: parse, call the library, print.
+
+Errors are handled once, in :class:`OmcGroup`: an :class:`~ollama_modal.errors.OmcError`
+becomes a message on stderr and its exit code; anything else is an internal error
+(exit 1) with a traceback only under ``--debug`` / ``OMC_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from .. import __version__
+from ..errors import EXIT_INTERNAL, ConfigError, OmcError
+from . import context
+
+
+class OmcGroup(TyperGroup):
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except OmcError as e:
+            _report(e)
+            raise typer.Exit(e.exit_code) from None
+        except Exception as e:  # noqa: BLE001 - the one place internal errors are reported
+            if _debug(ctx):
+                raise
+            from .output import err
+
+            err.print(f"[red]internal error:[/red] {type(e).__name__}: {e}", markup=True)
+            err.print("run again with --debug (or OMC_DEBUG=1) for the traceback, and report it", markup=False)
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _debug(ctx: click.Context) -> bool:
+    obj = ctx.find_root().obj
+    return bool(getattr(obj, "debug", False)) or os.environ.get(context.DEBUG_ENV, "") not in ("", "0")
+
+
+def _report(e: OmcError) -> None:
+    from .output import err
+
+    err.print(f"error: {e.message}", markup=False)
+    if isinstance(e, ConfigError):
+        for line in e.problems:
+            if line not in e.message:
+                err.print(f"  {line}", markup=False)
+    if e.hint:
+        err.print(f"hint: {e.hint}", markup=False)
+
+
+app = typer.Typer(
+    cls=OmcGroup,
+    name="omc",
+    help="Run Ollama on Modal GPUs; switch GPU tier and warm-keeping policy from TOML profiles.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"omc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", envvar=context.DEBUG_ENV, help="Show tracebacks for internal errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    ctx.obj = context.AppContext(debug=debug)
+
+
+def _register() -> None:
+    from . import profiles, render
+
+    app.add_typer(profiles.app, name="profiles")
+    render.register(app)
+    try:
+        from . import lifecycle  # noqa: F401  (deploy, switch-gpu, switch-warm, status, ...)
+    except ImportError:  # pragma: no cover - during development only
+        pass
+    else:
+        lifecycle.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    app(prog_name="omc")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""`omc profiles ...`: list, show, validate, new, init."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import options as o
+
+app = typer.Typer(help="List, inspect, validate and create profiles.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_cmd(json_: o.JsonOpt = False) -> None:
+    """Every profile with its GPU, warm policy, model and what one always-on container costs per month."""
+    from ..config import list_profiles, resolve
+    from ..errors import ConfigError
+    from ..pricing import always_on_monthly, idle_floor_monthly
+    from .output import print_json, table, usd
+
+    rows = []
+    for entry in list_profiles():
+        item: dict = {"name": entry.name, "source": entry.source, "path": str(entry.path)}
+        try:
+            p = resolve(str(entry.path)).profile
+        except ConfigError as e:
+            item["error"] = e.message
+            rows.append(item)
+            continue
+        item.update(
+            description=p.description,
+            gpu=p.gpu.type,
+            gpu_count=p.gpu.count,
+            policy=p.warm.policy,
+            scaledown_window=p.warm.scaledown_window,
+            min_containers=p.warm.min_containers,
+            max_containers=p.warm.max_containers,
+            model=p.model.name,
+            always_on_usd_per_month=round(always_on_monthly(p), 2),
+            idle_floor_usd_per_month=round(idle_floor_monthly(p), 2),
+        )
+        rows.append(item)
+    if json_:
+        print_json(rows)
+        return
+    table(
+        ["profile", "gpu", "policy", "scaledown", "min", "model", "always-on $/mo", "idle floor $/mo", "source"],
+        [
+            [r["name"], "invalid", r["error"], "", "", "", "", "", r["source"]]
+            if "error" in r
+            else [
+                r["name"],
+                r["gpu"] + (f" x{r['gpu_count']}" if r["gpu_count"] > 1 else ""),
+                r["policy"] or "-",
+                f"{r['scaledown_window']} s",
+                r["min_containers"],
+                r["model"],
+                usd(r["always_on_usd_per_month"]),
+                usd(r["idle_floor_usd_per_month"]),
+                r["source"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+@app.command("show")
+def show_cmd(
+    profile: Annotated[str, typer.Argument(help="Profile name or path to a .toml file.")],
+    json_: o.JsonOpt = False,
+    origin: Annotated[bool, typer.Option("--origin", help="Show where each value came from (default, file, env, flag).")] = False,
+    gpu: o.GpuOpt = None,
+    scaledown_window: o.ScaledownOpt = None,
+    min_containers: o.MinOpt = None,
+    max_containers: o.MaxOpt = None,
+    buffer_containers: o.BufferOpt = None,
+    model: o.ModelOpt = None,
+) -> None:
+    """The fully resolved profile as a standalone TOML file (no `extends`)."""
+    from ..config import resolve
+    from ..config.serialize import origin_rows, profile_dict, to_toml
+    from .output import print_json, print_text, warn
+
+    resolved = resolve(
+        profile,
+        o.overrides(gpu=gpu, scaledown_window=scaledown_window, min_containers=min_containers,
+                    max_containers=max_containers, buffer_containers=buffer_containers, model=model),
+    )
+    for w in resolved.warnings:
+        warn(w)
+    if json_:
+        data = profile_dict(resolved.profile)
+        if origin:
+            data = {"profile": data, "origins": {k: o_ for o_, k, _ in origin_rows(resolved)}}
+        print_json(data)
+    elif origin:
+        rows = origin_rows(resolved)
+        width = max(len(r[0]) for r in rows)
+        import tomli_w
+
+        for src, key, value in rows:
+            rendered = tomli_w.dumps({"v": value}).strip().removeprefix("v = ")
+            print_text(f"{src:<{width}}  {key} = {rendered}")
+    else:
+        print_text(to_toml(resolved.profile))
+
+
+@app.command("validate")
+def validate_cmd(
+    profiles: Annotated[Optional[list[str]], typer.Argument(help="Profile names or paths (default: every profile).")] = None,
+    json_: o.JsonOpt = False,
+) -> None:
+    """Validate profiles and report every problem at once; exit 2 if any is invalid."""
+    from ..config import list_profiles, resolve
+    from ..errors import ConfigError
+    from .output import err, print_json, warn
+
+    refs = profiles or [str(e.path) for e in list_profiles()]
+    results = []
+    for ref in refs:
+        try:
+            r = resolve(ref)
+        except ConfigError as e:
+            problems = e.problems or [e.message + (f" ({e.hint})" if e.hint else "")]
+            results.append({"profile": ref, "valid": False, "problems": problems, "warnings": []})
+        else:
+            results.append({"profile": ref, "valid": True, "problems": [], "warnings": r.warnings})
+    bad = [r for r in results if not r["valid"]]
+    if json_:
+        print_json(results)
+    else:
+        for r in results:
+            if r["valid"]:
+                err.print(f"ok       {r['profile']}", markup=False)
+                for w in r["warnings"]:
+                    warn(w)
+            else:
+                err.print(f"invalid  {r['profile']}", markup=False)
+                for line in r["problems"]:
+                    err.print(f"  {line}", markup=False)
+    if bad:
+        raise ConfigError(f"{len(bad)} of {len(results)} profile(s) invalid", [])
+
+
+@app.command("new")
+def new_cmd(
+    name: Annotated[str, typer.Argument(help="Name of the new profile (file NAME.toml).")],
+    from_: Annotated[str, typer.Option("--from", help="Profile to extend, e.g. a10g-balanced.")] = "a10g-balanced",
+    description: Annotated[Optional[str], typer.Option("--description", help="One line for `omc profiles list`.")] = None,
+    directory: Annotated[Optional[Path], typer.Option("--dir", help="Where to write (default: OMC_PROFILES_DIR or ./profiles).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    gpu: o.GpuOpt = None,
+    scaledown_window: o.ScaledownOpt = None,
+    min_containers: o.MinOpt = None,
+    max_containers: o.MaxOpt = None,
+    buffer_containers: o.BufferOpt = None,
+    model: o.ModelOpt = None,
+) -> None:
+    """Create a profile that extends another, with the given changes; it is validated before it is written."""
+    from ..config.newprofile import create_profile
+    from .output import info
+
+    path = create_profile(
+        name,
+        base=from_,
+        description=description,
+        directory=directory,
+        force=force,
+        changes=o.overrides(gpu=gpu, scaledown_window=scaledown_window, min_containers=min_containers,
+                            max_containers=max_containers, buffer_containers=buffer_containers, model=model),
+    )
+    info(f"wrote {path}; check it with `omc profiles show {name}`")
+
+
+@app.command("init")
+def init_cmd(
+    directory: Annotated[Path, typer.Option("--dir", help="Where to copy the built-in profiles.")] = Path("profiles"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
+) -> None:
+    """Copy the built-in profiles into ./profiles to customise them."""
+    from ..config.newprofile import copy_builtins
+    from .output import info
+
+    written, skipped = copy_builtins(directory, force=force)
+    info(f"copied {len(written)} file(s) to {directory}" + (f"; kept {len(skipped)} existing (use --force)" if skipped else ""))

@@ -1,0 +1,45 @@
+"""`omc render`: print or write the Modal app module for a profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import options as o
+
+
+def register(app: typer.Typer) -> None:
+    app.command("render")(render_cmd)
+
+
+def render_cmd(
+    profile: o.ProfileOpt,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the module to FILE instead of stdout.")] = None,
+    gpu: o.GpuOpt = None,
+    scaledown_window: o.ScaledownOpt = None,
+    min_containers: o.MinOpt = None,
+    max_containers: o.MaxOpt = None,
+    buffer_containers: o.BufferOpt = None,
+    model: o.ModelOpt = None,
+) -> None:
+    """Render the Modal app module for a profile (deploy it with `modal deploy FILE` or `omc deploy`)."""
+    from ..config import resolve
+    from ..fsutil import atomic_write_text
+    from ..render import render
+    from .output import info, print_text, warn
+
+    resolved = resolve(
+        profile,
+        o.overrides(gpu=gpu, scaledown_window=scaledown_window, min_containers=min_containers,
+                    max_containers=max_containers, buffer_containers=buffer_containers, model=model),
+    )
+    for w in resolved.warnings:
+        warn(w)
+    rendered = render(resolved.profile)
+    if output is None:
+        print_text(rendered.source)
+        return
+    atomic_write_text(output, rendered.source)
+    info(f"wrote {output} (profile {resolved.profile.name}, config hash {rendered.config_hash})")

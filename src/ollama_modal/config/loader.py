@@ -1,0 +1,237 @@
+"""Find profile files, resolve ``extends``, apply overrides, validate.
+
+Precedence, highest first: CLI flag > environment (``OMC_*``) > the profile file > what it
+extends (later entries of an ``extends`` list win) > schema defaults. Every leaf value
+remembers where it came from, for ``omc profiles show --origin`` and for error messages
+that point at the right file and line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import ConfigError, UsageError
+from .errors import format_validation_errors, legacy_key_problems, line_of
+from .models import Profile
+
+PROFILES_DIR_ENV = "OMC_PROFILES_DIR"
+#: Sub-folder of a profiles directory holding fragments (GPU tiers, warm policies, base).
+PARTS_DIR = "parts"
+
+Key = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Origin:
+    kind: str  # "default" | "file" | "env" | "flag"
+    source: str = ""  # file path, variable name or flag
+
+    def __str__(self) -> str:
+        return self.kind if not self.source else f"{self.kind}:{self.source}"
+
+
+@dataclass
+class ResolvedProfile:
+    profile: Profile
+    path: Path | None  # the profile's own file
+    files: list[Path]  # every file read, parents first
+    origins: dict[Key, Origin]
+    warnings: list[str] = field(default_factory=list)
+
+    def origin(self, key: Key) -> Origin:
+        return self.origins.get(key, Origin("default"))
+
+
+def builtin_dir() -> Path:
+    """Built-in profiles: shipped in the wheel, or the repository's ``profiles/`` in a source checkout."""
+    packaged = Path(str(resources.files("ollama_modal") / "_profiles"))
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "profiles"
+
+
+def project_dir() -> Path | None:
+    env = os.environ.get(PROFILES_DIR_ENV)
+    if env:
+        return Path(env)
+    local = Path("profiles")
+    return local if local.is_dir() else None
+
+
+def search_dirs() -> list[Path]:
+    dirs = [d for d in (project_dir(), builtin_dir()) if d is not None]
+    out: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and all(d.resolve() != o.resolve() for o in out):
+            out.append(d)
+    return out
+
+
+def looks_like_path(ref: str) -> bool:
+    return ref.endswith(".toml") or os.sep in ref and not ref.startswith(PARTS_DIR + "/")
+
+
+def find_profile(ref: str, relative_to: Path | None = None) -> Path:
+    """A profile name (``a10g-balanced``, ``parts/warm-economy``) or a path to a .toml file."""
+    if looks_like_path(ref):
+        p = Path(ref)
+        if not p.is_absolute() and relative_to is not None and not p.exists():
+            p = relative_to / p
+        if not p.is_file():
+            raise ConfigError(f"profile file {ref} does not exist", hint="check the path, or pass a profile name")
+        return p
+    dirs = ([relative_to] if relative_to else []) + search_dirs()
+    for d in dirs:
+        candidate = d / f"{ref}.toml"
+        if candidate.is_file():
+            return candidate
+    names = sorted(p.name for p in list_profiles())
+    import difflib
+
+    close = difflib.get_close_matches(ref, names, n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else "run `omc profiles list` to see the profiles"
+    raise ConfigError(f"no profile named {ref!r} in {', '.join(str(d) for d in search_dirs())}", hint=hint)
+
+
+@dataclass(frozen=True)
+class ProfileEntry:
+    name: str
+    path: Path
+    source: str  # "project" or "builtin"
+
+
+def list_profiles() -> list[ProfileEntry]:
+    """Top-level profiles; a project's file shadows a built-in of the same name."""
+    seen: dict[str, ProfileEntry] = {}
+    proj = project_dir()
+    for d in search_dirs():
+        source = "project" if proj is not None and d.resolve() == proj.resolve() else "builtin"
+        for p in sorted(d.glob("*.toml")):
+            seen.setdefault(p.stem, ProfileEntry(p.stem, p, source))
+    return sorted(seen.values(), key=lambda e: e.name)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: TOML syntax error: {e}", [f"{path}: {e}"], hint="fix the TOML syntax at that line") from None
+
+
+def _flatten(data: dict[str, Any], prefix: Key = ()) -> dict[Key, Any]:
+    out: dict[Key, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, prefix + (k,)))
+        else:
+            out[prefix + (k,)] = v
+    return out
+
+
+def _set(data: dict[str, Any], key: Key, value: Any) -> None:
+    for part in key[:-1]:
+        data = data.setdefault(part, {})
+    data[key[-1]] = value
+
+
+def _load_chain(path: Path, stack: tuple[Path, ...], problems: list[str]) -> tuple[dict[str, Any], dict[Key, Origin], list[Path]]:
+    """Merge a file over everything it extends. Returns data, origins and files read."""
+    real = path.resolve()
+    if real in stack:
+        chain = " -> ".join(str(p) for p in (*stack, real))
+        raise ConfigError(f"{path}: extends cycle: {chain}", [f"{path}: extends: cycle {chain}; remove one of the links"])
+    raw = read_toml(path)
+    problems.extend(legacy_key_problems(path, raw))
+    _drop_legacy(raw)
+    parents = raw.pop("extends", [])
+    if isinstance(parents, str):
+        parents = [parents]
+    if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+        raise ConfigError(f"{path}: extends must be a profile name or a list of names", hint='e.g. extends = ["parts/base", "parts/gpu-a10g"]')
+    data: dict[str, Any] = {}
+    origins: dict[Key, Origin] = {}
+    files: list[Path] = []
+    for parent in parents:
+        try:
+            parent_path = find_profile(parent, relative_to=path.parent)
+        except ConfigError as e:
+            line = line_of(path, ("extends",))
+            where = f"{path}:{line}" if line else str(path)
+            raise ConfigError(f"{where}: extends: {e.message}", [f"{where}: extends: {e.message}"], hint=e.hint) from None
+        pdata, porigins, pfiles = _load_chain(parent_path, stack + (real,), problems)
+        for key, value in _flatten(pdata).items():
+            _set(data, key, value)
+        origins.update(porigins)
+        files.extend(f for f in pfiles if f not in files)
+    # The profile's own name is never inherited.
+    data.pop("name", None)
+    for key, value in _flatten(raw).items():
+        _set(data, key, value)
+        origins[key] = Origin("file", str(path))
+    files.append(path)
+    return data, origins, files
+
+
+def resolve(ref: str, overrides: dict[Key, tuple[Any, Origin]] | None = None) -> ResolvedProfile:
+    """Load, merge, override and validate one profile. Raises ConfigError listing every problem."""
+    from .fit import check_fit
+    from .settings import env_overrides
+
+    path = find_profile(ref)
+    problems: list[str] = []
+    data, origins, files = _load_chain(path, (), problems)
+    data.setdefault("name", path.stem)
+    origins.setdefault(("name",), Origin("file", str(path)))
+    layered = {**env_overrides(), **(overrides or {})}
+    for key, (value, origin) in layered.items():
+        _set(data, key, value)
+        origins[key] = origin
+    try:
+        profile = Profile.model_validate(data)
+    except ValidationError as e:
+        problems += format_validation_errors(e, origins, default_file=path)
+    if problems:
+        raise ConfigError(f"{path}: {len(problems)} problem(s)", problems)
+    errors, warnings = check_fit(profile)
+    if errors:
+        lines = [f"{_where(origins, key, path)}: {m}" for key, m in errors]
+        raise ConfigError(f"{path}: the model does not fit the GPU", lines)
+    return ResolvedProfile(profile, path, files, origins, warnings)
+
+
+def _drop_legacy(raw: dict[str, Any]) -> None:
+    """Old Modal names are reported once, by legacy_key_problems, not again as unknown keys."""
+    from .errors import LEGACY_KEYS
+
+    for key in list(raw):
+        if isinstance(raw[key], dict):
+            _drop_legacy(raw[key])
+        elif key in LEGACY_KEYS:
+            del raw[key]
+
+
+def _where(origins: dict[Key, Origin], key: Key, default: Path) -> str:
+    o = origins.get(key)
+    if o and o.kind == "file":
+        line = line_of(Path(o.source), key)
+        return f"{o.source}:{line} {'.'.join(key)}" if line else f"{o.source} {'.'.join(key)}"
+    if o and o.kind in ("env", "flag"):
+        return f"{o} {'.'.join(key)}"
+    return f"{default} {'.'.join(key)}"
+
+
+def load_file_strict(path: Path) -> None:
+    """Raise UsageError when a path is not a readable file (for commands taking paths)."""
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file")

@@ -1,0 +1,385 @@
+"""The profile schema. Every field is described; unknown keys are errors.
+
+The reference in docs/profiles.md and the editor JSON schema are generated from these
+models, so descriptions are written for users.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .. import catalog
+from .durations import parse_duration
+
+# Defaults, named so docs and code agree.
+DEFAULT_APP_NAME = "omc-ollama"
+DEFAULT_MODEL = "codellama:7b"
+DEFAULT_OLLAMA_VERSION = "0.33.3"
+DEFAULT_SECRET = "omc-ollama-api-keys"
+DEFAULT_VOLUME = "omc-ollama-models"
+DEFAULT_SCALEDOWN_WINDOW = 300
+DEFAULT_MAX_INPUTS = 4
+
+# Modal's limit on scaledown_window, checked client-side by the SDK (InvalidError).
+SCALEDOWN_MIN, SCALEDOWN_MAX = 2, 3600
+
+# Ollama references end up in image build commands: allow only what the registry allows.
+MODEL_REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*){0,3}(:[A-Za-z0-9][A-Za-z0-9._-]{0,127})?$")
+APP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+VERSION_RE = re.compile(r"^\d+\.\d+\.\d+(-rc\d+)?$")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_GROUPS = {"weekdays": DAYS[:5], "weekends": DAYS[5:], "daily": DAYS}
+HHMM_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+
+class OmcModel(BaseModel):
+    """Base: a typo in a user's file is an error naming the key."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class AppConfig(OmcModel):
+    name: Annotated[
+        str,
+        Field(description="Modal app name. Every built-in profile uses the same one, so switching profile switches the one endpoint's tier."),
+    ] = DEFAULT_APP_NAME
+    environment: Annotated[
+        str | None, Field(description="Modal environment to deploy to (default: `MODAL_ENVIRONMENT` or the workspace default).")
+    ] = None
+    region: Annotated[
+        str | list[str] | None,
+        Field(description="Pin containers to a region or list of regions. Region pinning multiplies Modal's price."),
+    ] = None
+
+    @field_validator("name")
+    @classmethod
+    def _app_name(cls, v: str) -> str:
+        if not APP_NAME_RE.match(v):
+            raise ValueError("must be 1-63 letters, digits, '.', '-' or '_', starting with a letter or digit")
+        return v
+
+
+class GpuConfig(OmcModel):
+    type: Annotated[
+        str,
+        Field(
+            description="GPU type, case-insensitive: T4, L4, A10 (alias A10G), L40S, A100 (40 GB), A100-80GB, "
+            "H100, H200, B200. `TYPE:N` sets the count, e.g. `H100:2`.",
+            json_schema_extra={"examples": ["A10G", "a100-80gb", "H100:2"]},
+        ),
+    ] = "A10"
+    count: Annotated[int, Field(ge=1, le=8, description="GPUs per container (the model is split across them).")] = 1
+    fallback: Annotated[
+        list[str],
+        Field(description="GPU types to try, in order, when the first is not available (Modal's ranked GPU list)."),
+    ] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_count(cls, data: object) -> object:
+        # "H100:2" is shorthand for type = "H100", count = 2.
+        if isinstance(data, dict) and isinstance(data.get("type"), str) and ":" in data["type"]:
+            name, _, n = data["type"].partition(":")
+            if not n.isdigit():
+                raise ValueError(f"gpu.type {data['type']!r}: the count after ':' must be a whole number, e.g. 'H100:2'")
+            data = {**data, "type": name, "count": int(n)}
+        return data
+
+    @field_validator("type")
+    @classmethod
+    def _known_gpu(cls, v: str) -> str:
+        return _canonical_gpu(v)
+
+    @field_validator("fallback")
+    @classmethod
+    def _known_fallback(cls, v: list[str]) -> list[str]:
+        return [_canonical_gpu(x.partition(":")[0]) for x in v]
+
+    @property
+    def model(self) -> catalog.GpuModel:
+        found = catalog.lookup_gpu(self.type)
+        assert found is not None  # validated
+        return found
+
+    @property
+    def types(self) -> list[str]:
+        """The ranked list: the main type, then fallbacks."""
+        return [self.type, *[f for f in self.fallback if f != self.type]]
+
+    @property
+    def modal_spec(self) -> str | list[str]:
+        """What goes into ``@app.cls(gpu=...)``."""
+        specs = [t if self.count == 1 else f"{t}:{self.count}" for t in self.types]
+        return specs[0] if len(specs) == 1 else specs
+
+    @property
+    def min_vram_gb(self) -> float:
+        """VRAM of the smallest GPU in the ranked list, times the count."""
+        return min(catalog.lookup_gpu(t).vram_gb for t in self.types) * self.count  # type: ignore[union-attr]
+
+
+def _canonical_gpu(v: str) -> str:
+    found = catalog.lookup_gpu(v)
+    if found is None:
+        import difflib
+
+        close = difflib.get_close_matches(v.upper(), [n.upper() for n in catalog.gpu_names()], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown GPU {v!r}.{hint} Known: {', '.join(catalog.gpu_names())}")
+    return found.name
+
+
+class WarmWindow(OmcModel):
+    """A scheduled warm window: keep containers up during these hours."""
+
+    days: Annotated[
+        list[str] | str,
+        Field(description="Days it applies: a list of mon..sun, or `weekdays`, `weekends`, `daily`."),
+    ] = "weekdays"
+    start: Annotated[str, Field(description="Local start time, HH:MM (24 h).")]
+    end: Annotated[str, Field(description="Local end time, HH:MM; earlier than start means the window crosses midnight.")]
+    timezone: Annotated[str, Field(description="IANA time zone, e.g. `Europe/Berlin`.")] = "UTC"
+    min_containers: Annotated[int, Field(ge=0, description="Containers kept up during the window.")] = 1
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, v: list[str] | str) -> list[str]:
+        items = DAY_GROUPS.get(v.lower()) if isinstance(v, str) else None
+        if isinstance(v, str) and items is None:
+            raise ValueError(f"{v!r} is not a day group; use weekdays, weekends, daily or a list such as ['mon', 'fri']")
+        out = list(items) if items is not None else [d.lower()[:3] for d in v]  # type: ignore[union-attr]
+        bad = [d for d in out if d not in DAYS]
+        if bad:
+            raise ValueError(f"unknown day(s) {bad}; use mon, tue, wed, thu, fri, sat, sun")
+        return out
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        if not HHMM_RE.match(v):
+            raise ValueError(f"{v!r} is not a time of day; write HH:MM, e.g. '08:00'")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as 'Europe/Berlin' or 'UTC'") from None
+        return v
+
+
+class WarmPolicy(OmcModel):
+    policy: Annotated[
+        str | None, Field(description="Name of the warm-keeping policy these values came from (economy, balanced, always-on, ...).")
+    ] = None
+    scaledown_window: Annotated[
+        int,
+        Field(
+            ge=SCALEDOWN_MIN,
+            le=SCALEDOWN_MAX,
+            description="Seconds an idle container stays up after its last request (Modal allows 2..3600). "
+            "Longer: fewer cold starts, more idle GPU time billed. Old name: `container_idle_timeout`.",
+        ),
+    ] = DEFAULT_SCALEDOWN_WINDOW
+    min_containers: Annotated[
+        int, Field(ge=0, description="Containers kept up at all times, billed around the clock. Old name: `keep_warm`.")
+    ] = 0
+    max_containers: Annotated[
+        int | None, Field(ge=1, description="Upper bound on containers (requests queue beyond it). Old name: `concurrency_limit`.")
+    ] = None
+    buffer_containers: Annotated[
+        int, Field(ge=0, description="Extra idle containers kept while the app is busy, to absorb bursts.")
+    ] = 0
+    schedule: Annotated[
+        list[WarmWindow], Field(description="Scheduled warm windows that raise min_containers at given hours.")
+    ] = []
+
+    @model_validator(mode="after")
+    def _bounds(self) -> WarmPolicy:
+        if self.max_containers is not None:
+            if self.min_containers > self.max_containers:
+                raise ValueError(
+                    f"min_containers ({self.min_containers}) is greater than max_containers ({self.max_containers}); "
+                    "raise max_containers or lower min_containers"
+                )
+            for i, w in enumerate(self.schedule):
+                if w.min_containers > self.max_containers:
+                    raise ValueError(
+                        f"schedule[{i}].min_containers ({w.min_containers}) is greater than max_containers "
+                        f"({self.max_containers})"
+                    )
+        return self
+
+
+class ModelConfig(OmcModel):
+    name: Annotated[
+        str, Field(description="Ollama model reference, e.g. `codellama:7b`, `qwen2.5-coder:7b-instruct-q8_0`.")
+    ] = DEFAULT_MODEL
+    context_length: Annotated[
+        int,
+        Field(
+            ge=256,
+            le=1_048_576,
+            description="Context window in tokens (OLLAMA_CONTEXT_LENGTH). Pinned because Ollama's default depends on the GPU's VRAM.",
+        ),
+    ] = 4096
+    keep_alive: Annotated[
+        str | int,
+        Field(
+            description="How long the model stays loaded after a request (OLLAMA_KEEP_ALIVE): a duration such as "
+            "`30m` or seconds; negative means as long as the container lives. Must not be shorter than scaledown_window."
+        ),
+    ] = "-1"
+    store: Annotated[
+        Literal["volume", "image"],
+        Field(description="Where the weights live: `volume` (a Modal Volume filled once by `omc deploy`) or `image` (baked in at build time)."),
+    ] = "volume"
+    volume: Annotated[str, Field(description="Name of the Modal Volume holding the model store (store = \"volume\").")] = DEFAULT_VOLUME
+    size_gb: Annotated[
+        float | None, Field(gt=0, description="Weight size in GB, for tags whose size omc cannot read from the name.")
+    ] = None
+
+    @field_validator("name")
+    @classmethod
+    def _ref(cls, v: str) -> str:
+        if not MODEL_REF_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a valid Ollama model reference; write NAME[:TAG] with letters, digits, '.', '-', '_' "
+                "and '/' only (no spaces, quotes, ';' or '$'), e.g. 'codellama:7b'"
+            )
+        return v
+
+    @field_validator("keep_alive")
+    @classmethod
+    def _keep_alive(cls, v: str | int) -> str | int:
+        parse_duration(v)  # raises ValueError with the fix
+        return v
+
+    @property
+    def keep_alive_seconds(self) -> float:
+        """Seconds; ``inf`` for forever."""
+        return parse_duration(self.keep_alive)
+
+
+class OllamaConfig(OmcModel):
+    version: Annotated[
+        str, Field(description="Ollama release installed in the image, pinned (x.y.z) so every rebuild is identical.")
+    ] = DEFAULT_OLLAMA_VERSION
+    num_parallel: Annotated[
+        int | None,
+        Field(ge=1, le=64, description="Requests one loaded model serves at once (OLLAMA_NUM_PARALLEL). Default: server.max_inputs."),
+    ] = None
+    flash_attention: Annotated[bool, Field(description="Flash attention (OLLAMA_FLASH_ATTENTION); required for a quantised KV cache.")] = True
+    kv_cache_type: Annotated[
+        Literal["f16", "q8_0", "q4_0"], Field(description="KV cache precision (OLLAMA_KV_CACHE_TYPE); q8_0 halves its memory.")
+    ] = "q8_0"
+    max_queue: Annotated[int, Field(ge=1, description="Requests Ollama queues before answering 503 (OLLAMA_MAX_QUEUE).")] = 512
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        if not VERSION_RE.match(v):
+            raise ValueError(f"{v!r} is not a pinned release; write x.y.z, e.g. '{DEFAULT_OLLAMA_VERSION}'")
+        return v
+
+    @model_validator(mode="after")
+    def _kv_needs_fa(self) -> OllamaConfig:
+        if self.kv_cache_type != "f16" and not self.flash_attention:
+            raise ValueError(
+                f"kv_cache_type = {self.kv_cache_type!r} needs flash_attention = true (Ollama ignores it otherwise); "
+                "set flash_attention = true or kv_cache_type = 'f16'"
+            )
+        return self
+
+
+class ServerConfig(OmcModel):
+    max_inputs: Annotated[
+        int, Field(ge=1, le=1000, description="Requests one container accepts at once (@modal.concurrent max_inputs).")
+    ] = DEFAULT_MAX_INPUTS
+    target_inputs: Annotated[
+        int | None,
+        Field(ge=1, description="Concurrency the autoscaler aims for before adding containers (default: max_inputs)."),
+    ] = None
+    timeout: Annotated[int, Field(ge=10, le=86400, description="Seconds one request may run.")] = 600
+    startup_timeout: Annotated[
+        int, Field(ge=10, le=3600, description="Seconds a container may take to start: server up and model loaded.")
+    ] = 600
+    auth: Annotated[
+        Literal["bearer", "proxy", "none"],
+        Field(
+            description="`bearer`: API keys from a Modal Secret, checked by omc's proxy (works with OpenAI clients). "
+            "`proxy`: Modal's proxy auth (Modal-Key/Modal-Secret headers). `none`: open to anyone with the URL."
+        ),
+    ] = "bearer"
+    api_key_secret: Annotated[
+        str, Field(description="Modal Secret holding the API keys (OMC_API_KEYS); created with a random key on first deploy.")
+    ] = DEFAULT_SECRET
+    label: Annotated[
+        str | None,
+        Field(description="Web endpoint label: the URL is https://<workspace>--<label>.modal.run. Default: the app name."),
+    ] = None
+    warmup: Annotated[bool, Field(description="Run one short generation at container start so the first request is fast.")] = True
+    snapshot: Annotated[
+        bool,
+        Field(description="Experimental: Modal memory + GPU snapshots to shorten cold starts. Unproven with Ollama's runner."),
+    ] = False
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, v: str | None) -> str | None:
+        if v is not None and not LABEL_RE.match(v):
+            raise ValueError("must be lowercase letters, digits and '-', at most 63 characters")
+        return v
+
+    @model_validator(mode="after")
+    def _targets(self) -> ServerConfig:
+        if self.target_inputs is not None and self.target_inputs > self.max_inputs:
+            raise ValueError(f"target_inputs ({self.target_inputs}) is greater than max_inputs ({self.max_inputs})")
+        return self
+
+
+class PriceOverrides(OmcModel):
+    gpu_per_second: Annotated[float | None, Field(ge=0, description="USD per GPU-second (default: the built-in list price).")] = None
+    cpu_per_core_second: Annotated[float | None, Field(ge=0, description="USD per CPU core-second.")] = None
+    memory_per_gib_second: Annotated[float | None, Field(ge=0, description="USD per GiB-second of memory.")] = None
+
+
+class Profile(OmcModel):
+    """A resolved profile: everything needed to render and deploy one Modal app."""
+
+    name: Annotated[str, Field(description="Profile name, e.g. `a10g-balanced`.")]
+    description: Annotated[str, Field(description="One line for `omc profiles list`.")] = ""
+    app: Annotated[AppConfig, Field(description="The Modal app.")] = AppConfig()
+    gpu: Annotated[GpuConfig, Field(description="GPU tier.")] = GpuConfig()
+    warm: Annotated[WarmPolicy, Field(description="Warm-keeping policy (Modal's autoscaler settings).")] = WarmPolicy()
+    model: Annotated[ModelConfig, Field(description="The model served.")] = ModelConfig()
+    ollama: Annotated[OllamaConfig, Field(description="The Ollama server.")] = OllamaConfig()
+    server: Annotated[ServerConfig, Field(description="Concurrency, timeouts, endpoint and auth.")] = ServerConfig()
+    prices: Annotated[PriceOverrides, Field(description="Price overrides for cost estimates.")] = PriceOverrides()
+
+    @model_validator(mode="after")
+    def _cross(self) -> Profile:
+        keep = self.model.keep_alive_seconds
+        if keep < self.warm.scaledown_window:
+            raise ValueError(
+                f"model.keep_alive ({self.model.keep_alive!r}) is shorter than warm.scaledown_window "
+                f"({self.warm.scaledown_window} s): the model would unload inside a warm container and the next "
+                "request would pay a reload; use keep_alive = \"-1\" (forever) or at least the scaledown window"
+            )
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.server.label or self.app.name.lower().replace("_", "-").replace(".", "-")
+
+    @property
+    def num_parallel(self) -> int:
+        return self.ollama.num_parallel or self.server.max_inputs

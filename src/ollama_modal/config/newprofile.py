@@ -1,0 +1,71 @@
+"""Create profiles on disk: `omc profiles new` and `omc profiles init`."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from ..errors import ConfigError, UsageError
+from ..fsutil import atomic_write_text
+from .loader import Key, builtin_dir, find_profile, project_dir, resolve
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+def create_profile(
+    name: str,
+    *,
+    base: str,
+    description: str | None,
+    directory: Path | None,
+    force: bool,
+    changes: dict[Key, tuple[Any, Any]],
+) -> Path:
+    if not NAME_RE.match(name):
+        raise UsageError(f"profile name {name!r} is not valid", hint="use lowercase letters, digits, '.', '-' and '_'")
+    target_dir = directory or project_dir() or Path("profiles")
+    path = target_dir / f"{name}.toml"
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists", hint="pass --force to overwrite it, or choose another name")
+    find_profile(base)  # a clear error for a missing base, before anything is written
+    doc: dict[str, Any] = {"description": description or f"{base} with changes"}
+    # A path base is written as given; a name is resolved the usual way when the file loads.
+    doc["extends"] = str(Path(base).resolve()) if base.endswith(".toml") else base
+    for key, (value, _origin) in sorted(changes.items()):
+        table = doc
+        for part in key[:-1]:
+            table = table.setdefault(part, {})
+        table[key[-1]] = value
+    text = tomli_w.dumps(doc)
+    # Validate the new file before it replaces anything.
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = Path(tmp) / f"{name}.toml"
+        probe.write_text(text, encoding="utf-8")
+        try:
+            resolve(str(probe))
+        except ConfigError as e:
+            raise ConfigError(
+                f"the new profile {name!r} would be invalid", [p.replace(str(probe), str(path)) for p in e.problems] or [e.message]
+            ) from None
+    atomic_write_text(path, text)
+    return path
+
+
+def copy_builtins(directory: Path, *, force: bool) -> tuple[list[Path], list[Path]]:
+    src = builtin_dir()
+    written: list[Path] = []
+    skipped: list[Path] = []
+    for f in sorted(src.rglob("*.toml")):
+        dest = directory / f.relative_to(src)
+        if dest.exists() and not force:
+            skipped.append(dest)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f, dest)
+        written.append(dest)
+    return written, skipped

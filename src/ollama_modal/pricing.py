@@ -1,0 +1,51 @@
+"""Per-second rates for a profile: list prices, overridable per profile or with live rates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import catalog
+from .config.models import Profile
+
+
+@dataclass(frozen=True)
+class Rates:
+    gpu_per_second: float  # for one GPU
+    cpu_per_core_second: float = catalog.CPU_CORE_PER_SECOND
+    memory_per_gib_second: float = catalog.MEMORY_GIB_PER_SECOND
+    source: str = f"list prices {catalog.PRICES_DATE}"
+
+
+def rates_for(profile: Profile, live: dict[str, float] | None = None) -> Rates:
+    """Profile overrides win over live workspace rates, which win over list prices."""
+    gpu = profile.gpu.model
+    live = live or {}
+    p = profile.prices
+    source = "profile prices" if p.gpu_per_second is not None else ("live workspace rates" if gpu.name in live else f"list prices {catalog.PRICES_DATE}")
+    return Rates(
+        gpu_per_second=p.gpu_per_second if p.gpu_per_second is not None else live.get(gpu.name, gpu.price_per_second),
+        cpu_per_core_second=p.cpu_per_core_second if p.cpu_per_core_second is not None else live.get("cpu", catalog.CPU_CORE_PER_SECOND),
+        memory_per_gib_second=p.memory_per_gib_second
+        if p.memory_per_gib_second is not None
+        else live.get("memory", catalog.MEMORY_GIB_PER_SECOND),
+        source=source,
+    )
+
+
+def container_cost_per_second(profile: Profile, rates: Rates | None = None) -> float:
+    r = rates or rates_for(profile)
+    return (
+        r.gpu_per_second * profile.gpu.count
+        + r.cpu_per_core_second * catalog.DEFAULT_CPU_CORES
+        + r.memory_per_gib_second * catalog.DEFAULT_MEMORY_GIB
+    )
+
+
+def always_on_monthly(profile: Profile, rates: Rates | None = None) -> float:
+    """One container up for a 30-day month."""
+    return container_cost_per_second(profile, rates) * catalog.SECONDS_PER_MONTH
+
+
+def idle_floor_monthly(profile: Profile, rates: Rates | None = None) -> float:
+    """What min_containers alone costs per month, with no traffic at all."""
+    return always_on_monthly(profile, rates) * profile.warm.min_containers
