@@ -141,10 +141,11 @@ def _locate(origins: dict[Key, Origin], key: tuple[str, ...], default_file: Path
     # The error may sit on a table (model validator) rather than a leaf: find the closest origin.
     o = origins.get(key)
     if o is None:
-        for k, v in origins.items():
-            if k[: len(key)] == key:
-                o = v
-                break
+        # Prefer the most specific source among the table's keys: flag, env, then the profile's own file.
+        under = [v for k, v in origins.items() if k[: len(key)] == key]
+        rank = {"flag": 0, "env": 1}
+        under.sort(key=lambda v: (rank.get(v.kind, 2), v.source != str(default_file)))
+        o = under[0] if under else None
     if o is None or o.kind == "default":
         return str(default_file)
     if o.kind == "file":

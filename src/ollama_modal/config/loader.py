@@ -126,7 +126,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: TOML syntax error: {e}", [f"{path}: {e}"], hint="fix the TOML syntax at that line") from None
+        raise ConfigError(f"{path}: TOML syntax error", [f"{path}: TOML syntax error: {e}"], hint="fix the TOML syntax at that line") from None
 
 
 def _flatten(data: dict[str, Any], prefix: Key = ()) -> dict[Key, Any]:
