@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from . import __version__
 from .config.models import Profile
+from .tags import app_tags
 
 CLASS_NAME = "Ollama"
 WEB_METHOD = "serve"
@@ -24,12 +25,6 @@ IMAGE_PYTHON = "3.11"
 OLLAMA_PORT = 11434
 HASH_HEADER = "# omc-config-hash: "
 
-#: Tag keys on the Modal app. Values must match [A-Za-z0-9._-]{1,63}.
-TAG_MANAGED = "omc-managed"
-TAG_PROFILE = "omc-profile"
-TAG_GPU = "omc-gpu"
-TAG_HASH = "omc-config-hash"
-TAG_VERSION = "omc-version"
 
 
 def config_hash(profile: Profile) -> str:
@@ -37,22 +32,6 @@ def config_hash(profile: Profile) -> str:
     data = profile.model_dump(mode="json", exclude={"description", "prices"})
     blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def tag_value(text: str) -> str:
-    """Squeeze any text into Modal's tag alphabet."""
-    out = "".join(c if c.isalnum() or c in "._-" else "_" for c in text)
-    return out[:63] or "_"
-
-
-def app_tags(profile: Profile) -> dict[str, str]:
-    return {
-        TAG_MANAGED: "1",
-        TAG_PROFILE: tag_value(profile.name),
-        TAG_GPU: tag_value(",".join(profile.gpu.types) + (f"x{profile.gpu.count}" if profile.gpu.count > 1 else "")),
-        TAG_HASH: config_hash(profile),
-        TAG_VERSION: tag_value(__version__),
-    }
 
 
 def ollama_env(profile: Profile) -> dict[str, str]:
@@ -101,7 +80,7 @@ def render(profile: Profile) -> Rendered:
     from .service import IMAGE_PIP_PACKAGES
 
     h = config_hash(profile)
-    tags = app_tags(profile)
+    tags = app_tags(profile, h)
     volume = profile.model.store == "volume"
     bearer = profile.server.auth == "bearer"
     w = profile.warm

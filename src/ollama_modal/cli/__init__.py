@@ -83,16 +83,11 @@ def root(
 
 
 def _register() -> None:
-    from . import profiles, render
+    from . import lifecycle, profiles, render
 
     app.add_typer(profiles.app, name="profiles")
     render.register(app)
-    try:
-        from . import lifecycle  # noqa: F401  (deploy, switch-gpu, switch-warm, status, ...)
-    except ImportError:  # pragma: no cover - during development only
-        pass
-    else:
-        lifecycle.register(app)
+    lifecycle.register(app)
 
 
 _register()

@@ -1,0 +1,70 @@
+"""`omc deploy`: plan, confirm, deploy."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from . import options as o
+from .common import EnvOpt, backend, confirm, progress_printer
+
+
+def deploy_cmd(
+    profile: o.ProfileOpt,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan only; needs no credentials and sends nothing to Modal.")] = False,
+    yes: o.YesOpt = False,
+    json_: o.JsonOpt = False,
+    env: EnvOpt = None,
+    tag: Annotated[Optional[str], typer.Option("--tag", help="Deployment tag recorded by Modal (e.g. a git SHA).")] = None,
+    gpu: o.GpuOpt = None,
+    scaledown_window: o.ScaledownOpt = None,
+    min_containers: o.MinOpt = None,
+    max_containers: o.MaxOpt = None,
+    buffer_containers: o.BufferOpt = None,
+    model: o.ModelOpt = None,
+) -> None:
+    """Deploy a profile: show a field-level plan against what runs and its idle cost, ask, deploy."""
+    from ..config import resolve
+    from ..config.loader import Origin
+    from ..errors import RemoteError
+    from ..services import deploy as svc
+    from ..services.credentials import NO_CREDENTIALS_HINT, has_credentials
+    from .output import info, print_json, warn
+    from .plan_view import show_plan, show_result
+
+    ov = o.overrides(gpu=gpu, scaledown_window=scaledown_window, min_containers=min_containers,
+                     max_containers=max_containers, buffer_containers=buffer_containers, model=model)
+    if env:
+        ov[("app", "environment")] = (env, Origin("flag", "--env"))
+    resolved = resolve(profile, ov)
+    for w in resolved.warnings:
+        warn(w)
+    if resolved.profile.server.auth == "none":
+        warn("auth = \"none\": anyone who finds the URL can use the endpoint (and your GPU budget)")
+
+    offline = dry_run or not has_credentials()
+    if offline:
+        plan = svc.plan(resolved, None)
+        if json_:
+            print_json({"dry_run": True, **plan.to_json()})
+        else:
+            show_plan(plan, to_stdout=True)
+        if not dry_run:
+            if yes:
+                raise RemoteError("no Modal credentials found, so nothing was deployed", hint=NO_CREDENTIALS_HINT)
+            info(f"No Modal credentials found: this was the plan only. To deploy, {NO_CREDENTIALS_HINT}.")
+        return
+
+    be = backend(resolved.profile.app.environment)
+    plan = svc.plan(resolved, be)
+    if not json_:
+        show_plan(plan, to_stdout=False)
+    if not plan.unchanged:
+        what = "Deploy" if not plan.deployed else "Redeploy"
+        confirm(f"{what} {plan.app_name} with profile {plan.profile.name}?", yes)
+    result = svc.execute(plan, be, tag=tag, progress=progress_printer())
+    if json_:
+        print_json(result.to_json())
+    else:
+        show_result(result)

@@ -1,0 +1,89 @@
+"""`omc logs`, `omc history`, `omc rollback`, `omc stop`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from . import options as o
+from .common import AppOpt, EnvOpt, backend, confirm
+
+
+def logs_cmd(
+    app: AppOpt = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming new lines.")] = False,
+    env: EnvOpt = None,
+) -> None:
+    """Print the app's logs (container start phases included)."""
+    import sys
+
+    from ..services.apps import pick_app
+
+    be = backend(env)
+    name = pick_app(be, app)
+    try:
+        for line in be.logs(name, follow=follow):
+            sys.stdout.write(line if line.endswith("\n") else line + "\n")
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        pass
+
+
+def history_cmd(app: AppOpt = None, json_: o.JsonOpt = False, env: EnvOpt = None) -> None:
+    """Deployments of the app, newest first."""
+    from ..services.apps import pick_app
+    from .output import print_json, table
+
+    be = backend(env)
+    name = pick_app(be, app)
+    rows = [d.to_json() if hasattr(d, "to_json") else dict(vars(d)) for d in be.history(name)]
+    if json_:
+        print_json(rows)
+        return
+    table(
+        ["version", "deployed at", "by", "tag", "profile", "gpu", "config"],
+        [
+            [r.get("version"), r.get("deployed_at"), r.get("deployed_by"), r.get("tag"),
+             (r.get("tags") or {}).get("omc-profile"), (r.get("tags") or {}).get("omc-gpu"), (r.get("tags") or {}).get("omc-config-hash")]
+            for r in rows
+        ],
+    )
+
+
+def rollback_cmd(
+    version: Annotated[Optional[int], typer.Argument(help="Version to return to (default: the previous one).")] = None,
+    app: AppOpt = None,
+    yes: o.YesOpt = False,
+    json_: o.JsonOpt = False,
+    env: EnvOpt = None,
+) -> None:
+    """Return the app to an earlier deployment (its image and settings); live warm settings are re-applied."""
+    from ..services.apps import pick_app
+    from ..services.ops import rollback
+    from .output import print_json, info
+
+    be = backend(env)
+    name = pick_app(be, app)
+    target = rollback.plan(be, name, version)
+    confirm(f"Roll {name} back from v{target.current} to v{target.version}?", yes)
+    result = rollback.execute(be, target)
+    if json_:
+        print_json(result)
+    else:
+        info(f"{name} rolled back to v{target.version}")
+
+
+def stop_cmd(app: AppOpt = None, yes: o.YesOpt = False, env: EnvOpt = None) -> None:
+    """Stop the app: no container keeps running or billing; the URL stops answering until the next deploy."""
+    from ..services.apps import pick_app
+    from .output import info
+
+    be = backend(env)
+    name = pick_app(be, app)
+    if be.app_info(name) is None:
+        info(f"{name} is not deployed")
+        return
+    confirm(f"Stop {name}? Its endpoint stops answering until the next deploy.", yes)
+    be.stop(name)
+    info(f"stopped {name}")

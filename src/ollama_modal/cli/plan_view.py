@@ -1,0 +1,45 @@
+"""Rendering of plans and results for people (JSON has its own models)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .output import err, out, table, usd
+
+
+def show_plan(plan: Any, *, to_stdout: bool) -> None:
+    console = out if to_stdout else err
+    p = plan.profile
+    state = "not checked (dry run)" if not plan.checked_remote else ("deployed" if plan.deployed else "not deployed")
+    console.print(f"app {plan.app_name} · profile {p.name} · config {plan.rendered.config_hash} · currently {state}", highlight=False)
+    if plan.unchanged:
+        console.print("no changes: the deployed app matches this profile", highlight=False)
+    else:
+        rows = [[c.field, c.deployed if c.deployed is not None else "-", c.desired] for c in plan.changes if c.changed or not plan.deployed]
+        from rich.table import Table
+
+        t = Table(show_edge=False, header_style="bold", pad_edge=False)
+        for col in ("field", "deployed", "desired"):
+            t.add_column(col)
+        for r in rows:
+            t.add_row(*[str(x) for x in r])
+        console.print(t)
+    if plan.live_overrides:
+        console.print(
+            f"live warm settings stay in force after deploy: {plan.live_overrides} (clear with `omc switch-warm --reset`)",
+            highlight=False,
+        )
+    console.print(
+        f"idle cost of the warm policy: {usd(plan.idle_cost_per_month)}/month "
+        f"(min_containers={p.warm.min_containers}); one container always on: {usd(plan.always_on_per_month)}/month",
+        highlight=False,
+    )
+
+
+def show_result(result: Any) -> None:
+    data = result.to_json()
+    verb = "unchanged" if data["skipped"] else "deployed"
+    table(
+        ["app", "status", "version", "gpu", "scaledown", "min", "url"],
+        [[data["app_name"], verb, data["deployed_version"], data["gpu"], data["scaledown_window"], data["min_containers"], data["url"]]],
+    )

@@ -1,0 +1,86 @@
+"""`omc switch-gpu` and `omc switch-warm`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from . import options as o
+from .common import AppOpt, EnvOpt, backend, confirm, progress_printer
+
+
+def switch_gpu_cmd(
+    gpu: Annotated[str, typer.Argument(help="GPU type, or a ranked fallback list: h100,a100-80gb.")],
+    app: AppOpt = None,
+    profile: Annotated[Optional[str], typer.Option("--profile", "-p", help="Profile to use instead of the one the app records.")] = None,
+    yes: o.YesOpt = False,
+    json_: o.JsonOpt = False,
+    env: EnvOpt = None,
+) -> None:
+    """Redeploy what runs on another GPU. The URL, warm settings and live overrides stay."""
+    from ..pricing import always_on_monthly
+    from ..services import deploy as svc
+    from ..services.apps import pick_app
+    from ..services.switch import plan_gpu_switch
+    from .output import err, print_json, usd, warn
+    from .plan_view import show_plan, show_result
+
+    be = backend(env)
+    name = pick_app(be, app)
+    plan = plan_gpu_switch(be, name, gpu, profile)
+    for w in plan.resolved.warnings:
+        warn(w)
+    old_gpu = (plan.deployed_tags or {}).get("omc-gpu", "?")
+    if not json_:
+        show_plan(plan, to_stdout=False)
+        err.print(f"always-on cost per container: {usd(always_on_monthly(plan.profile))}/month on {', '.join(plan.profile.gpu.types)}", highlight=False)
+    if not plan.unchanged:
+        confirm(f"Move {name} from {old_gpu} to {', '.join(plan.profile.gpu.types)}?", yes)
+    result = svc.execute(plan, be, progress=progress_printer())
+    if json_:
+        print_json({**result.to_json(), "previous_gpu": old_gpu})
+    else:
+        show_result(result)
+
+
+def switch_warm_cmd(
+    policy: Annotated[Optional[str], typer.Argument(help="Warm policy: economy, balanced, always-on, or your parts/warm-NAME.toml.")] = None,
+    scaledown_window: Annotated[Optional[int], typer.Option("--scaledown-window", help="Seconds idle containers stay up (2..3600).")] = None,
+    min_containers: Annotated[Optional[int], typer.Option("--min-containers", help="Containers always up.")] = None,
+    max_containers: Annotated[Optional[int], typer.Option("--max-containers", help="Upper bound on containers.")] = None,
+    buffer_containers: Annotated[Optional[int], typer.Option("--buffer-containers", help="Extra warm containers while busy.")] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Drop live overrides: back to the deployed profile's values.")] = False,
+    app: AppOpt = None,
+    yes: o.YesOpt = False,
+    json_: o.JsonOpt = False,
+    env: EnvOpt = None,
+) -> None:
+    """Change warm-keeping live (no redeploy, no restart). omc re-applies it after every deploy."""
+    from ..pricing import always_on_monthly, rates_for
+    from ..services.apps import pick_app
+    from ..services.switch import apply_warm_switch, plan_warm_switch
+    from .output import err, print_json, table
+
+    values = {
+        k: v
+        for k, v in dict(
+            scaledown_window=scaledown_window, min_containers=min_containers, max_containers=max_containers, buffer_containers=buffer_containers
+        ).items()
+        if v is not None
+    }
+    be = backend(env)
+    name = pick_app(be, app)
+    sw = plan_warm_switch(be, name, policy, values, reset=reset)
+    if not json_:
+        table(["setting", "now", "new"], [[k, sw.before.get(k), sw.after.get(k)] for k in sw.after])
+    before_min, after_min = sw.before.get("min_containers") or 0, sw.after.get("min_containers") or 0
+    if after_min != before_min and not json_:
+        err.print(f"min_containers {before_min} -> {after_min} changes the idle floor of the bill", highlight=False)
+    if sw.after == sw.before and sw.live_overrides == {}:
+        progress_printer()("nothing changes")
+    else:
+        confirm(f"Apply these warm settings to {name} now?", yes)
+        apply_warm_switch(be, sw)
+    if json_:
+        print_json(sw.to_json())

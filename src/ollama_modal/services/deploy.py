@@ -1,0 +1,226 @@
+"""Plan and deploy a profile.
+
+The plan is pure: a profile, its rendered module and (optionally) the tags of what runs give a
+field-level diff and the idle cost of the warm policy. Execution goes through the Modal
+adapter only after the plan was shown and confirmed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import tags as T
+from ..config.loader import ResolvedProfile
+from ..pricing import always_on_monthly, idle_floor_monthly
+from ..render import CLASS_NAME, PULL_FUNCTION, WEB_METHOD, Rendered, render
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class DeployPlan:
+    resolved: ResolvedProfile
+    rendered: Rendered
+    checked_remote: bool  # False for --dry-run: nothing was asked of Modal
+    deployed_tags: dict[str, str] | None  # None: not deployed (or not checked)
+    changes: list[T.FieldChange]
+    live_overrides: dict[str, int | None] = field(default_factory=dict)
+
+    @property
+    def profile(self):
+        return self.resolved.profile
+
+    @property
+    def app_name(self) -> str:
+        return self.profile.app.name
+
+    @property
+    def deployed(self) -> bool:
+        return self.deployed_tags is not None
+
+    @property
+    def unchanged(self) -> bool:
+        """Everything omc deploys is identical to what runs: nothing to rebuild."""
+        if not self.deployed_tags:
+            return False
+        running = {k: v for k, v in self.deployed_tags.items() if not k.startswith(T.LIVE_PREFIX)}
+        return running == self.rendered.tags
+
+    @property
+    def idle_cost_per_month(self) -> float:
+        return idle_floor_monthly(self.profile)
+
+    @property
+    def always_on_per_month(self) -> float:
+        return always_on_monthly(self.profile)
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.profile
+        return {
+            "app": self.app_name,
+            "profile": p.name,
+            "config_hash": self.rendered.config_hash,
+            "checked_remote": self.checked_remote,
+            "deployed": self.deployed if self.checked_remote else None,
+            "unchanged": self.unchanged,
+            "changes": [
+                {"field": c.field, "deployed": c.deployed, "desired": c.desired}
+                for c in self.changes
+                if c.changed or not self.deployed
+            ],
+            "gpu": p.gpu.modal_spec,
+            "scaledown_window": p.warm.scaledown_window,
+            "min_containers": p.warm.min_containers,
+            "live_overrides": self.live_overrides,
+            "idle_cost_usd_per_month": round(self.idle_cost_per_month, 2),
+            "always_on_usd_per_month": round(self.always_on_per_month, 2),
+            "warnings": self.resolved.warnings,
+        }
+
+
+def plan(resolved: ResolvedProfile, backend: Any | None) -> DeployPlan:
+    """``backend=None`` plans offline (dry run): nothing is sent to Modal."""
+    rendered = render(resolved.profile)
+    deployed_tags: dict[str, str] | None = None
+    if backend is not None:
+        info = backend.app_info(resolved.profile.app.name)
+        deployed_tags = dict(info.tags) if info is not None else None
+    live = T.live_overrides(deployed_tags or {})
+    return DeployPlan(resolved, rendered, backend is not None, deployed_tags, T.diff(resolved.profile, deployed_tags), live)
+
+
+@dataclass
+class DeployResult:
+    app_name: str
+    app_id: str | None
+    url: str | None
+    profile: str
+    gpu: str | list[str]
+    scaledown_window: int
+    min_containers: int
+    config_hash: str
+    deployed_version: int | None
+    skipped: bool
+    live_overrides: dict[str, int | None]
+    secret_created: bool = False
+    model_pulled: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        from .. import __version__
+
+        return {
+            "app_name": self.app_name,
+            "app_id": self.app_id,
+            "url": self.url,
+            "profile": self.profile,
+            "gpu": self.gpu,
+            "scaledown_window": self.live_overrides.get("scaledown_window", self.scaledown_window),
+            "min_containers": self.live_overrides.get("min_containers", self.min_containers),
+            "profile_scaledown_window": self.scaledown_window,
+            "profile_min_containers": self.min_containers,
+            "live_overrides": self.live_overrides,
+            "config_hash": self.config_hash,
+            "deployed_version": self.deployed_version,
+            "skipped": self.skipped,
+            "secret_created": self.secret_created,
+            "model_pulled": self.model_pulled,
+            "omc_version": __version__,
+        }
+
+
+def execute(
+    p: DeployPlan,
+    backend: Any,
+    *,
+    tag: str | None = None,
+    progress: Progress = lambda _m: None,
+) -> DeployResult:
+    """Deploy the rendered module, re-apply live warm overrides and tag the app."""
+    from .keys import ensure_secret
+
+    profile = p.profile
+    result = DeployResult(
+        app_name=p.app_name,
+        app_id=None,
+        url=None,
+        profile=profile.name,
+        gpu=profile.gpu.modal_spec,
+        scaledown_window=profile.warm.scaledown_window,
+        min_containers=profile.warm.min_containers,
+        config_hash=p.rendered.config_hash,
+        deployed_version=None,
+        skipped=False,
+        live_overrides=p.live_overrides,
+    )
+    if p.unchanged:
+        info = backend.app_info(p.app_name)
+        result.skipped = True
+        result.app_id = getattr(info, "app_id", None)
+        result.deployed_version = getattr(info, "version", None)
+        result.url = backend.web_url(p.app_name, CLASS_NAME, WEB_METHOD)
+        progress("configuration unchanged: nothing to deploy")
+        return result
+
+    if profile.server.auth == "bearer":
+        result.secret_created = ensure_secret(backend, profile, progress)
+    if profile.model.store == "volume":
+        result.model_pulled = ensure_model_in_volume(backend, p, progress)
+
+    with tempfile.TemporaryDirectory(prefix="omc-deploy-") as tmp:
+        module = Path(tmp) / f"{_module_name(p.app_name)}.py"
+        module.write_text(p.rendered.source, encoding="utf-8")
+        progress(f"deploying {p.app_name} ({profile.name} on {', '.join(profile.gpu.types)})")
+        outcome = backend.deploy_file(module, p.app_name, environment=profile.app.environment, tag=tag, on_progress=progress)
+    result.app_id = outcome.app_id
+    result.deployed_version = getattr(outcome, "version", None)
+    result.url = _first_url(outcome) or backend.web_url(p.app_name, CLASS_NAME, WEB_METHOD)
+
+    # Modal resets autoscaler overrides on deploy: put the live ones back, then record them.
+    if p.live_overrides:
+        progress(f"re-applying live warm settings {p.live_overrides}")
+        backend.update_autoscaler(p.app_name, CLASS_NAME, **p.live_overrides)
+    backend.set_tags(p.app_name, T.with_live_overrides(p.rendered.tags, p.live_overrides))
+    return result
+
+
+def _module_name(app_name: str) -> str:
+    return "omc_" + "".join(c if c.isalnum() else "_" for c in app_name)
+
+
+def _first_url(outcome: Any) -> str | None:
+    urls = getattr(outcome, "web_urls", None) or {}
+    if isinstance(urls, dict):
+        return next(iter(urls.values()), None)
+    return getattr(outcome, "web_url", None)
+
+
+def manifest_path(model: str) -> str:
+    """Where Ollama stores a model's manifest inside its model directory."""
+    name, _, tag = model.partition(":")
+    tag = tag or "latest"
+    parts = name.split("/")
+    if len(parts) == 1:
+        host, ns, repo = "registry.ollama.ai", "library", parts[0]
+    elif len(parts) == 2:
+        host, ns, repo = "registry.ollama.ai", parts[0], parts[1]
+    else:
+        host, ns, repo = parts[0], "/".join(parts[1:-1]), parts[-1]
+    return f"manifests/{host}/{ns}/{repo}/{tag}"
+
+
+def ensure_model_in_volume(backend: Any, p: DeployPlan, progress: Progress) -> bool:
+    """Pull the model into the Volume before the app is published; containers only read it."""
+    profile = p.profile
+    path = manifest_path(profile.model.name)
+    if backend.volume_has_path(profile.model.volume, path):
+        progress(f"model {profile.model.name} already in volume {profile.model.volume}")
+        return False
+    progress(f"pulling {profile.model.name} into volume {profile.model.volume} (once; later deploys reuse it)")
+    with tempfile.TemporaryDirectory(prefix="omc-pull-") as tmp:
+        module = Path(tmp) / f"{_module_name(p.app_name)}.py"
+        module.write_text(p.rendered.source, encoding="utf-8")
+        backend.run_function(module, PULL_FUNCTION, environment=profile.app.environment, on_progress=progress)
+    return True

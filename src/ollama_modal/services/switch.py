@@ -1,0 +1,121 @@
+"""`omc switch-gpu` (redeploy on another GPU, same URL) and `omc switch-warm` (live, no redeploy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from .. import tags as T
+from ..config.loader import Origin, find_profile, read_toml, resolve
+from ..config.models import WarmPolicy
+from ..errors import ConfigError, UsageError
+from ..render import CLASS_NAME
+from . import deploy
+
+
+def deployed_tags(backend: Any, app: str) -> dict[str, str]:
+    info = backend.app_info(app)
+    if info is None:
+        raise UsageError(f"app {app!r} is not deployed", hint="deploy it first: omc deploy --profile NAME")
+    tags = dict(info.tags or {})
+    if tags.get(T.MANAGED) != "1":
+        raise UsageError(
+            f"app {app!r} was not deployed by omc (it has no omc tags)",
+            hint="deploy it once with `omc deploy --profile NAME`; omc then knows its profile",
+        )
+    return tags
+
+
+def plan_gpu_switch(backend: Any, app: str, gpu: str, profile_ref: str | None = None) -> deploy.DeployPlan:
+    """The deployed profile (from the app's tags) with only the GPU replaced."""
+    tags = deployed_tags(backend, app)
+    ref = profile_ref or tags.get(T.PROFILE)
+    if not ref:
+        raise UsageError(f"app {app!r} does not record its profile", hint="pass --profile NAME")
+    first, *fallback = [g.strip() for g in gpu.split(",") if g.strip()] or [""]
+    if not first:
+        raise UsageError("no GPU given", hint="e.g. omc switch-gpu a100 or omc switch-gpu h100,a100-80gb")
+    flag = Origin("flag", "switch-gpu")
+    overrides: dict[tuple[str, ...], tuple[Any, Origin]] = {("gpu", "type"): (first, flag), ("gpu", "fallback"): (fallback, flag)}
+    # Keep what runs: the deployed warm values, even if the local file changed since.
+    for key in T.WARM_KEYS:
+        raw = tags.get("omc-" + key.replace("_", "-"))
+        if raw is not None:
+            overrides[("warm", key)] = (None if raw == "none" else int(raw), Origin("flag", f"deployed {key}"))
+    try:
+        resolved = resolve(ref, overrides)
+    except ConfigError as e:
+        if "no profile named" in e.message:
+            raise UsageError(
+                f"app {app!r} was deployed from profile {ref!r}, which is not found here",
+                hint="run from the repository that holds it, or pass --profile NAME|PATH",
+            ) from None
+        raise
+    return deploy.plan(resolved, backend)
+
+
+@dataclass
+class WarmSwitch:
+    app: str
+    before: dict[str, int | None]
+    after: dict[str, int | None]
+    live_overrides: dict[str, int | None]
+    policy: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "policy": self.policy,
+            "before": self.before,
+            "after": self.after,
+            "live_overrides": self.live_overrides,
+            **{k: v for k, v in self.after.items()},
+        }
+
+
+def policy_values(policy: str) -> dict[str, Any]:
+    """The [warm] table of ``parts/warm-POLICY.toml`` (project profiles first, then built-ins)."""
+    try:
+        path = find_profile(f"parts/warm-{policy}")
+    except ConfigError:
+        raise UsageError(
+            f"unknown warm policy {policy!r}",
+            hint="built-in policies: economy, balanced, always-on; add your own as profiles/parts/warm-NAME.toml",
+        ) from None
+    warm = dict(read_toml(path).get("warm", {}))
+    warm.pop("schedule", None)
+    return {k: v for k, v in warm.items() if k in T.WARM_KEYS}
+
+
+def plan_warm_switch(
+    backend: Any, app: str, policy: str | None, values: dict[str, int | None], *, reset: bool = False
+) -> WarmSwitch:
+    tags = deployed_tags(backend, app)
+    profile_values = {k: (None if tags.get(f"omc-{k.replace('_', '-')}") in (None, "none") else int(tags[f"omc-{k.replace('_', '-')}"])) for k in T.WARM_KEYS}
+    current_live = T.live_overrides(tags)
+    before = {**profile_values, **current_live}
+    requested = {**(policy_values(policy) if policy else {}), **values}
+    if reset:
+        requested = {**profile_values, **requested}
+    if not requested:
+        raise UsageError("nothing to change", hint="name a policy (economy, balanced, always-on) or pass --scaledown-window/--min-containers/...")
+    after = {**before, **requested}
+    try:
+        WarmPolicy.model_validate(after)
+    except ValidationError as e:
+        lines = [f"{'.'.join(str(p) for p in err['loc']) or 'warm'}: {err['msg'].removeprefix('Value error, ')}" for err in e.errors()]
+        raise ConfigError("invalid warm settings", lines) from None
+    # Record as overrides whatever differs from the deployed profile values.
+    live = {k: v for k, v in after.items() if v != profile_values.get(k)}
+    return WarmSwitch(app, before, after, live, policy)
+
+
+def apply_warm_switch(backend: Any, sw: WarmSwitch) -> WarmSwitch:
+    changed = {k: v for k, v in sw.after.items() if v != sw.before.get(k)}
+    if changed:
+        backend.update_autoscaler(sw.app, CLASS_NAME, **changed)
+    info = backend.app_info(sw.app)
+    backend.set_tags(sw.app, T.with_live_overrides(dict(info.tags or {}), sw.live_overrides))
+    return sw

@@ -1,0 +1,106 @@
+"""What omc records on the Modal app as tags, and how to read it back.
+
+Tags make a deployment self-describing: a fresh CI machine with only the repository and
+credentials can tell which profile runs, on which GPU, with which warm policy, and which
+live warm-keeping changes must be re-applied after the next deploy (Modal resets
+autoscaler overrides on every deploy). Keys and values must match ``[A-Za-z0-9._-]{1,63}``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import __version__
+from .config.models import Profile
+
+MANAGED = "omc-managed"
+PROFILE = "omc-profile"
+GPU = "omc-gpu"
+CONFIG_HASH = "omc-config-hash"
+VERSION = "omc-version"
+
+#: Deployed settings, for field-level plans against what runs: tag -> (label, reader).
+FIELDS: dict[str, tuple[str, object]] = {
+    "omc-gpu": ("gpu", lambda p: gpu_text(p)),
+    "omc-model": ("model", lambda p: p.model.name),
+    "omc-store": ("model store", lambda p: p.model.store),
+    "omc-ollama": ("ollama version", lambda p: p.ollama.version),
+    "omc-auth": ("auth", lambda p: p.server.auth),
+    "omc-scaledown-window": ("scaledown_window", lambda p: p.warm.scaledown_window),
+    "omc-min-containers": ("min_containers", lambda p: p.warm.min_containers),
+    "omc-max-containers": ("max_containers", lambda p: p.warm.max_containers),
+    "omc-buffer-containers": ("buffer_containers", lambda p: p.warm.buffer_containers),
+    "omc-max-inputs": ("max_inputs", lambda p: p.server.max_inputs),
+    "omc-context-length": ("context_length", lambda p: p.model.context_length),
+}
+
+#: Live warm-keeping overrides (omc switch-warm), re-applied after every deploy.
+WARM_KEYS = ("scaledown_window", "min_containers", "max_containers", "buffer_containers")
+LIVE_PREFIX = "omc-live-"
+
+_ALPHABET = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def tag_value(value: object) -> str:
+    """Any value in Modal's tag alphabet (``codellama:7b`` -> ``codellama_7b``; None -> ``none``)."""
+    text = "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return (_ALPHABET.sub("_", text) or "_")[:63]
+
+
+def gpu_text(profile: Profile) -> str:
+    return ",".join(profile.gpu.types) + (f"x{profile.gpu.count}" if profile.gpu.count > 1 else "")
+
+
+def app_tags(profile: Profile, config_hash: str) -> dict[str, str]:
+    tags = {
+        MANAGED: "1",
+        PROFILE: tag_value(profile.name),
+        CONFIG_HASH: config_hash,
+        VERSION: tag_value(__version__),
+    }
+    for key, (_label, read) in FIELDS.items():
+        tags[key] = tag_value(read(profile))  # type: ignore[operator]
+    return dict(sorted(tags.items()))
+
+
+def live_tag(key: str) -> str:
+    return LIVE_PREFIX + key.replace("_", "-")
+
+
+def live_overrides(tags: dict[str, str]) -> dict[str, int | None]:
+    """Live warm overrides recorded on the app: {"min_containers": 1, "max_containers": None, ...}."""
+    out: dict[str, int | None] = {}
+    for key in WARM_KEYS:
+        raw = tags.get(live_tag(key))
+        if raw is None:
+            continue
+        out[key] = None if raw == "none" else int(raw)
+    return out
+
+
+def with_live_overrides(tags: dict[str, str], overrides: dict[str, int | None]) -> dict[str, str]:
+    out = {k: v for k, v in tags.items() if not k.startswith(LIVE_PREFIX)}
+    for key, value in overrides.items():
+        out[live_tag(key)] = tag_value(value)
+    return dict(sorted(out.items()))
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    deployed: str | None
+    desired: str
+
+    @property
+    def changed(self) -> bool:
+        return self.deployed != self.desired
+
+
+def diff(profile: Profile, deployed_tags: dict[str, str] | None) -> list[FieldChange]:
+    """Field-level differences between a profile and the tags of what runs (all fields if nothing runs)."""
+    tags = deployed_tags or {}
+    out = [FieldChange("profile", tags.get(PROFILE), tag_value(profile.name))]
+    for key, (label, read) in FIELDS.items():
+        out.append(FieldChange(label, tags.get(key), tag_value(read(profile))))  # type: ignore[operator]
+    return out
