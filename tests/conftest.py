@@ -21,6 +21,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("MODAL_CONFIG_PATH", str(tmp_path / ".modal.toml"))
     monkeypatch.setenv("OMC_STATE_DIR", str(tmp_path / ".omc-state"))
+    monkeypatch.setenv("OMC_CACHE_DIR", str(tmp_path / ".omc-cache"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -109,7 +109,6 @@ def env_table() -> str:
 
 
 def commands_reference() -> str:
-    import click
     import typer
 
     from .cli import app
@@ -117,10 +116,10 @@ def commands_reference() -> str:
     root = typer.main.get_command(app)
     out: list[str] = []
 
-    def walk(cmd: click.Command, path: list[str]) -> None:
-        ctx = click.Context(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100, help_option_names=["-h", "--help"])
+    def walk(cmd: typer.core.TyperCommand, path: list[str]) -> None:
+        ctx = typer.Context(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100, help_option_names=["-h", "--help"])
         out.extend([f"## `{' '.join(path)}`", "", "```text", cmd.get_help(ctx).rstrip(), "```", ""])
-        if isinstance(cmd, click.Group):
+        if isinstance(cmd, typer.core.TyperGroup):
             for name in cmd.list_commands(ctx):
                 walk(cmd.get_command(ctx, name), [*path, name])
 

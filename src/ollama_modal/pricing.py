@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import catalog
-from .config.models import Profile
+
+if TYPE_CHECKING:
+    from .config.models import Profile
 
 
 @dataclass(frozen=True)

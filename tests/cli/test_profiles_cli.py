@@ -130,3 +130,28 @@ def test_profiles_list_does_not_load_modal(tmp_path: Path) -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert r.stderr.strip().splitlines()[-1] == "[]", r.stderr
+
+
+def test_list_cache_follows_file_changes(omc, profiles_dir: Path, tmp_path: Path) -> None:
+    import os
+
+    f = profiles_dir / "mine.toml"
+    f.write_text('extends = "a10g-balanced"\n[warm]\nscaledown_window = 120\n')
+    first = {r["name"]: r for r in json.loads(omc("profiles", "list", "--json").stdout)}
+    assert first["mine"]["scaledown_window"] == 120
+    assert (tmp_path / ".omc-cache" / "profiles-list.json").is_file()
+    f.write_text('extends = "a10g-balanced"\n[warm]\nscaledown_window = 900\n')
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+    second = {r["name"]: r for r in json.loads(omc("profiles", "list", "--json").stdout)}
+    assert second["mine"]["scaledown_window"] == 900
+    f.write_text('extends = "a10g-balanced"\n[warm]\nscaledown_window = 0\n')
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 2 * 10**9))
+    third = {r["name"]: r for r in json.loads(omc("profiles", "list", "--json").stdout)}
+    assert "error" in third["mine"]
+
+
+def test_list_cache_follows_env(omc, monkeypatch) -> None:
+    omc("profiles", "list", "--json")
+    monkeypatch.setenv("OMC_SCALEDOWN_WINDOW", "42")
+    rows = json.loads(omc("profiles", "list", "--json").stdout)
+    assert {r["scaledown_window"] for r in rows} == {42}

@@ -11,9 +11,13 @@ import os
 import sys
 from typing import Annotated
 
-import click
 import typer
 from typer.core import TyperGroup
+
+try:  # typer >= 0.29 vendors click; earlier releases use click itself.
+    from typer.exceptions import TyperException as _CliError
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import ClickException as _CliError  # type: ignore[assignment,no-redef]
 
 from .. import __version__
 from ..errors import EXIT_INTERNAL, ConfigError, OmcError
@@ -21,10 +25,10 @@ from . import context
 
 
 class OmcGroup(TyperGroup):
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (typer.Exit, typer.Abort, _CliError):
             raise
         except OmcError as e:
             _report(e)
@@ -39,7 +43,7 @@ class OmcGroup(TyperGroup):
             raise typer.Exit(EXIT_INTERNAL) from None
 
 
-def _debug(ctx: click.Context) -> bool:
+def _debug(ctx: typer.Context) -> bool:
     obj = ctx.find_root().obj
     return bool(getattr(obj, "debug", False)) or os.environ.get(context.DEBUG_ENV, "") not in ("", "0")
 

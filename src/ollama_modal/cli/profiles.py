@@ -15,33 +15,10 @@ app = typer.Typer(help="List, inspect, validate and create profiles.", no_args_i
 @app.command("list")
 def list_cmd(json_: o.JsonOpt = False) -> None:
     """Every profile with its GPU, warm policy, model and what one always-on container costs per month."""
-    from ..config import list_profiles, resolve
-    from ..errors import ConfigError
-    from ..pricing import always_on_monthly, idle_floor_monthly
+    from ..config.listing import profile_rows
     from .output import print_json, table, usd
 
-    rows = []
-    for entry in list_profiles():
-        item: dict = {"name": entry.name, "source": entry.source, "path": str(entry.path)}
-        try:
-            p = resolve(str(entry.path)).profile
-        except ConfigError as e:
-            item["error"] = e.message
-            rows.append(item)
-            continue
-        item.update(
-            description=p.description,
-            gpu=p.gpu.type,
-            gpu_count=p.gpu.count,
-            policy=p.warm.policy,
-            scaledown_window=p.warm.scaledown_window,
-            min_containers=p.warm.min_containers,
-            max_containers=p.warm.max_containers,
-            model=p.model.name,
-            always_on_usd_per_month=round(always_on_monthly(p), 2),
-            idle_floor_usd_per_month=round(idle_floor_monthly(p), 2),
-        )
-        rows.append(item)
+    rows = profile_rows()
     if json_:
         print_json(rows)
         return

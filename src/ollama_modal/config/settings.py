@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
 from typing import Any
-
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Environment variable -> profile key. One place, so --help and docs name the same variables.
 ENV_KEYS: dict[str, tuple[str, ...]] = {
@@ -21,27 +21,36 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-class EnvOverrides(BaseSettings):
-    """Values are kept as strings here; the profile schema converts and validates them."""
+@lru_cache(maxsize=1)
+def _settings_class() -> type:
+    # Imported on first use: most runs set no OMC_* variable and skip it (start-up time).
+    from pydantic_settings import BaseSettings, SettingsConfigDict
 
-    model_config = SettingsConfigDict(env_prefix="OMC_", extra="ignore", case_sensitive=False)
+    class EnvOverrides(BaseSettings):
+        """Values are kept as strings here; the profile schema converts and validates them."""
 
-    gpu: str | None = None
-    scaledown_window: str | None = None
-    min_containers: str | None = None
-    max_containers: str | None = None
-    buffer_containers: str | None = None
-    model: str | None = None
-    context_length: str | None = None
-    app_name: str | None = None
-    max_inputs: str | None = None
-    ollama_version: str | None = None
+        model_config = SettingsConfigDict(env_prefix="OMC_", extra="ignore", case_sensitive=False)
+
+        gpu: str | None = None
+        scaledown_window: str | None = None
+        min_containers: str | None = None
+        max_containers: str | None = None
+        buffer_containers: str | None = None
+        model: str | None = None
+        context_length: str | None = None
+        app_name: str | None = None
+        max_inputs: str | None = None
+        ollama_version: str | None = None
+
+    return EnvOverrides
 
 
 def env_overrides() -> dict[tuple[str, ...], tuple[Any, Any]]:
     from .loader import Origin
 
-    values = EnvOverrides().model_dump(exclude_none=True)
+    if not any(var.upper() in ENV_KEYS for var in os.environ):
+        return {}
+    values = _settings_class()().model_dump(exclude_none=True)
     out: dict[tuple[str, ...], tuple[Any, Any]] = {}
     for field, value in values.items():
         var = f"OMC_{field.upper()}"

@@ -1,0 +1,83 @@
+"""Where profiles live and how a name finds its file. Light: no pydantic, so listing stays fast."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from ..errors import ConfigError
+
+PROFILES_DIR_ENV = "OMC_PROFILES_DIR"
+#: Sub-folder of a profiles directory holding fragments (GPU tiers, warm policies, base).
+PARTS_DIR = "parts"
+
+
+def builtin_dir() -> Path:
+    """Built-in profiles: shipped in the wheel, or the repository's ``profiles/`` in a source checkout."""
+    packaged = Path(str(resources.files("ollama_modal") / "_profiles"))
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "profiles"
+
+
+def project_dir() -> Path | None:
+    env = os.environ.get(PROFILES_DIR_ENV)
+    if env:
+        return Path(env)
+    local = Path("profiles")
+    return local if local.is_dir() else None
+
+
+def search_dirs() -> list[Path]:
+    dirs = [d for d in (project_dir(), builtin_dir()) if d is not None]
+    out: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and all(d.resolve() != o.resolve() for o in out):
+            out.append(d)
+    return out
+
+
+def looks_like_path(ref: str) -> bool:
+    return ref.endswith(".toml") or os.sep in ref and not ref.startswith(PARTS_DIR + "/")
+
+
+def find_profile(ref: str, relative_to: Path | None = None) -> Path:
+    """A profile name (``a10g-balanced``, ``parts/warm-economy``) or a path to a .toml file."""
+    if looks_like_path(ref):
+        p = Path(ref)
+        if not p.is_absolute() and relative_to is not None and not p.exists():
+            p = relative_to / p
+        if not p.is_file():
+            raise ConfigError(f"profile file {ref} does not exist", hint="check the path, or pass a profile name")
+        return p
+    dirs = ([relative_to] if relative_to else []) + search_dirs()
+    for d in dirs:
+        candidate = d / f"{ref}.toml"
+        if candidate.is_file():
+            return candidate
+    names = sorted(p.name for p in list_profiles())
+    import difflib
+
+    close = difflib.get_close_matches(ref, names, n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else "run `omc profiles list` to see the profiles"
+    raise ConfigError(f"no profile named {ref!r} in {', '.join(str(d) for d in search_dirs())}", hint=hint)
+
+
+@dataclass(frozen=True)
+class ProfileEntry:
+    name: str
+    path: Path
+    source: str  # "project" or "builtin"
+
+
+def list_profiles() -> list[ProfileEntry]:
+    """Top-level profiles; a project's file shadows a built-in of the same name."""
+    seen: dict[str, ProfileEntry] = {}
+    proj = project_dir()
+    for d in search_dirs():
+        source = "project" if proj is not None and d.resolve() == proj.resolve() else "builtin"
+        for p in sorted(d.glob("*.toml")):
+            seen.setdefault(p.stem, ProfileEntry(p.stem, p, source))
+    return sorted(seen.values(), key=lambda e: e.name)
