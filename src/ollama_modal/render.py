@@ -201,7 +201,7 @@ def _schedule_function(profile: Profile) -> list[str]:
         "",
         f'@app.function(schedule=modal.Period(minutes=5), timeout=120)',
         f"def {SCHEDULE_FUNCTION}() -> int:",
-        "    from ollama_modal.service.schedule import apply_schedule",
+        "    from ollama_modal.warm_schedule import apply_schedule",
         "",
         f"    return apply_schedule(APP_NAME, {_py(CLASS_NAME)}, WARM_WINDOWS, BASE_MIN_CONTAINERS)",
     ]
