@@ -38,7 +38,8 @@ class Status:
 
     @property
     def healthy(self) -> bool:
-        return bool(self.health.get("ready"))
+        """Ready per /readyz; a skipped check (--no-health) does not fail the gate."""
+        return bool(self.health.get("ready")) or bool(self.health.get("skipped"))
 
     @property
     def ok(self) -> bool:
