@@ -33,8 +33,7 @@ def deploy_cmd(
     from .output import info, print_json, warn
     from .plan_view import show_plan, show_result
 
-    ov = o.overrides(gpu=gpu, scaledown_window=scaledown_window, min_containers=min_containers,
-                     max_containers=max_containers, buffer_containers=buffer_containers, model=model)
+    ov = o.from_locals(locals())
     if env:
         ov[("app", "environment")] = (env, Origin("flag", "--env"))
     resolved = resolve(profile, ov)

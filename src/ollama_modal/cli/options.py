@@ -54,3 +54,9 @@ def overrides(**flags: Any) -> dict[tuple[str, ...], tuple[Any, Any]]:
             value = first
         out[key] = (value, Origin("flag", flag))
     return out
+
+
+def from_locals(values: dict[str, Any]) -> dict[tuple[str, ...], tuple[Any, Any]]:
+    """Overrides from a command's local variables (the shared override options, by name)."""
+    names = [f[2:].replace("-", "_") for f in _FLAG_KEYS]
+    return overrides(**{n: values.get(n) for n in names})

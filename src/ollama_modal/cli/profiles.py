@@ -62,8 +62,7 @@ def show_cmd(
 
     resolved = resolve(
         profile,
-        o.overrides(gpu=gpu, scaledown_window=scaledown_window, min_containers=min_containers,
-                    max_containers=max_containers, buffer_containers=buffer_containers, model=model),
+        o.from_locals(locals()),
     )
     for w in resolved.warnings:
         warn(w)
@@ -145,8 +144,7 @@ def new_cmd(
         description=description,
         directory=directory,
         force=force,
-        changes=o.overrides(gpu=gpu, scaledown_window=scaledown_window, min_containers=min_containers,
-                            max_containers=max_containers, buffer_containers=buffer_containers, model=model),
+        changes=o.from_locals(locals()),
     )
     info(f"wrote {path}; check it with `omc profiles show {name}`")
 

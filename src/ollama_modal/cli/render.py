@@ -32,8 +32,7 @@ def render_cmd(
 
     resolved = resolve(
         profile,
-        o.overrides(gpu=gpu, scaledown_window=scaledown_window, min_containers=min_containers,
-                    max_containers=max_containers, buffer_containers=buffer_containers, model=model),
+        o.from_locals(locals()),
     )
     for w in resolved.warnings:
         warn(w)
