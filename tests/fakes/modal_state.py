@@ -1,0 +1,286 @@
+"""In-memory state of the fake Modal control plane.
+
+Behaves like Modal where omc depends on it: app names resolve per environment; every
+publish is a new version with its own tags; an unchanged publish is a no-op (no new
+version, ``deployed_at`` 0); a deploy or rollback drops live autoscaler overrides;
+a stopped app cannot be looked up by name; images are content-addressed and built once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from modal_proto import api_pb2
+
+DEFAULT_ENVIRONMENT = "main"
+IMAGE_BUILDER_VERSION = "2025.06"
+DEPLOYED_BY = "omc-tester"
+
+
+def content_id(prefix: str, *parts: bytes | str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode() if isinstance(p, str) else p)
+        h.update(b"\0")
+    return f"{prefix}-{h.hexdigest()[:20]}"
+
+
+@dataclass
+class Deployment:
+    version: int
+    deployed_at: float
+    tag: str
+    client_version: str
+    tags: dict[str, str]
+    function_ids: dict[str, str]
+    class_ids: dict[str, str]
+    definition_ids: dict[str, str]
+    rollback_version: int = 0
+    deployed_by: str = DEPLOYED_BY
+
+
+@dataclass
+class AppRecord:
+    app_id: str
+    name: str
+    environment: str
+    state: int
+    created_at: float
+    tags: dict[str, str] = field(default_factory=dict)
+    deployments: list[Deployment] = field(default_factory=list)
+    function_ids: dict[str, str] = field(default_factory=dict)  # object tag -> function id
+    class_ids: dict[str, str] = field(default_factory=dict)
+    stopped_at: float = 0.0
+    logs: list[str] = field(default_factory=list)
+
+    @property
+    def current(self) -> Deployment | None:
+        return self.deployments[-1] if self.deployments else None
+
+    @property
+    def version(self) -> int:
+        return self.current.version if self.current else 0
+
+
+@dataclass
+class FunctionRecord:
+    function_id: str
+    app_id: str
+    tag: str
+    definition: api_pb2.Function | None = None  # rank 0 of what FunctionCreate sent
+    ranked_gpus: list[str] = field(default_factory=list)
+    web_urls: dict[str, str] = field(default_factory=dict)  # method ("" for a function) -> url
+    static_settings: api_pb2.AutoscalerSettings = field(default_factory=api_pb2.AutoscalerSettings)
+    override: api_pb2.AutoscalerSettings | None = None
+    backlog: int = 0
+    running: int = 0
+
+    def effective_settings(self) -> api_pb2.AutoscalerSettings:
+        s = api_pb2.AutoscalerSettings()
+        s.CopyFrom(self.static_settings)
+        if self.override is not None:
+            s.MergeFrom(self.override)  # only the fields the override set
+        return s
+
+
+@dataclass
+class VolumeRecord:
+    volume_id: str
+    name: str
+    environment: str
+    files: dict[str, int] = field(default_factory=dict)  # path -> size
+
+
+@dataclass
+class SecretRecord:
+    secret_id: str
+    name: str
+    environment: str
+    env_dict: dict[str, str]
+    created_at: float
+    updated: int = 0
+
+
+class ControlPlaneState:
+    """All records; guarded by one lock because tests read while the server thread writes."""
+
+    def __init__(self, workspace: str = "omc-test") -> None:
+        self.workspace = workspace
+        self.lock = threading.RLock()
+        self._ids = itertools.count(1)
+        self.environments: dict[str, str] = {DEFAULT_ENVIRONMENT: "en-main"}
+        self.apps: dict[str, AppRecord] = {}
+        self.functions: dict[str, FunctionRecord] = {}
+        self.classes: dict[str, str] = {}  # class id -> service function id
+        self.images: dict[str, api_pb2.Image] = {}
+        self.built_images: set[str] = set()
+        self.mounts: dict[str, list[str]] = {}  # mount id -> remote paths
+        self.blobs: set[str] = set()  # sha256 of uploaded mount files
+        self.volumes: dict[tuple[str, str], VolumeRecord] = {}
+        self.secrets: dict[tuple[str, str], SecretRecord] = {}
+        self.billing_rates: dict[str, str] = {"gpu.a10": "0.000306", "gpu.t4": "0.000164", "cpu": "0.0000131"}
+        self.log_lines: list[str] = ["Ollama server starting", "omc phase=ready"]
+        self.clock = time.time
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}-{next(self._ids):06d}"
+
+    @staticmethod
+    def env(name: str) -> str:
+        return name or DEFAULT_ENVIRONMENT
+
+    def web_url(self, label: str, environment: str) -> str:
+        suffix = "" if environment == DEFAULT_ENVIRONMENT else f"-{environment}"
+        return f"https://{self.workspace}{suffix}--{label}.modal.run"
+
+    # -- apps ------------------------------------------------------------------------------
+    def deployed_app(self, name: str, environment: str) -> AppRecord | None:
+        """The live deployment of ``name`` (stopped apps are gone, as on Modal)."""
+        env = self.env(environment)
+        for app in self.apps.values():
+            if app.name == name and app.environment == env and app.state == api_pb2.APP_STATE_DEPLOYED:
+                return app
+        return None
+
+    def app(self, app_id: str) -> AppRecord | None:
+        return self.apps.get(app_id)
+
+    def create_app(self, name: str, environment: str, state: int, tags: dict[str, str]) -> AppRecord:
+        app = AppRecord(self.new_id("ap"), name, self.env(environment), state, self.clock(), dict(tags))
+        self.apps[app.app_id] = app
+        return app
+
+    def publish(self, app: AppRecord, req: api_pb2.AppPublishRequest) -> Deployment | None:
+        """Record a deployment; None when nothing changed (Modal's "Deployment skipped")."""
+        cur = app.current
+        function_ids, class_ids = dict(req.function_ids), dict(req.class_ids)
+        if (
+            cur is not None
+            and app.state == api_pb2.APP_STATE_DEPLOYED
+            and cur.definition_ids == dict(req.definition_ids)
+            and cur.function_ids == function_ids
+            and cur.tags == dict(req.tags)
+        ):
+            return None
+        app.state = api_pb2.APP_STATE_DEPLOYED
+        app.name = req.name or app.name
+        app.stopped_at = 0.0
+        dep = Deployment(
+            version=app.version + 1,
+            deployed_at=self.clock(),
+            tag=req.deployment_tag,
+            client_version=req.client_version,
+            tags=dict(req.tags),
+            function_ids=function_ids,
+            class_ids=class_ids,
+            definition_ids=dict(req.definition_ids),
+        )
+        self._activate(app, dep)
+        return dep
+
+    def rollback(self, app: AppRecord, version: int) -> Deployment:
+        target = next(d for d in app.deployments if d.version == version)
+        dep = Deployment(
+            version=app.version + 1,
+            deployed_at=self.clock(),
+            tag=target.tag,
+            client_version=target.client_version,
+            tags=dict(target.tags),
+            function_ids=dict(target.function_ids),
+            class_ids=dict(target.class_ids),
+            definition_ids=dict(target.definition_ids),
+            rollback_version=version,
+        )
+        self._activate(app, dep)
+        return dep
+
+    def _activate(self, app: AppRecord, dep: Deployment) -> None:
+        app.deployments.append(dep)
+        app.tags = dict(dep.tags)
+        app.function_ids, app.class_ids = dict(dep.function_ids), dict(dep.class_ids)
+        for fid in dep.function_ids.values():  # a deploy resets live autoscaler overrides
+            if fid in self.functions:
+                self.functions[fid].override = None
+
+    def stop(self, app: AppRecord) -> None:
+        app.state = api_pb2.APP_STATE_STOPPED
+        app.stopped_at = self.clock()
+        for fid in app.function_ids.values():
+            if fid in self.functions:
+                self.functions[fid].running = 0
+
+    def lifecycle(self, app: AppRecord) -> api_pb2.AppLifecycle:
+        cur = app.current
+        return api_pb2.AppLifecycle(
+            app_state=app.state,
+            created_at=app.created_at,
+            created_by=DEPLOYED_BY,
+            deployed_at=cur.deployed_at if cur else 0,
+            deployed_by=cur.deployed_by if cur else "",
+            version=app.version,
+            stopped_at=app.stopped_at,
+            stopped_by=DEPLOYED_BY if app.stopped_at else "",
+        )
+
+    def handle_metadata(self, app: AppRecord) -> api_pb2.AppHandleMetadata:
+        return api_pb2.AppHandleMetadata(
+            app_id=app.app_id,
+            description=app.name,
+            environment_name=app.environment,
+            lifecycle=self.lifecycle(app),
+            functions=app.function_ids,
+        )
+
+    # -- lookups by name -------------------------------------------------------------------
+    def lookup_function(self, app_name: str, tag: str, environment: str, version: int = 0) -> FunctionRecord | None:
+        app = self.deployed_app(app_name, environment)
+        if app is None:
+            return None
+        ids = app.function_ids
+        if version:
+            dep = next((d for d in app.deployments if d.version == version), None)
+            ids = dep.function_ids if dep else {}
+        fid = ids.get(tag)
+        return self.functions.get(fid) if fid else None
+
+    # -- volumes and secrets ---------------------------------------------------------------
+    def volume(self, name: str, environment: str, create: bool) -> VolumeRecord | None:
+        key = (self.env(environment), name)
+        if key not in self.volumes and create:
+            self.volumes[key] = VolumeRecord(self.new_id("vo"), name, key[0])
+        return self.volumes.get(key)
+
+    def volume_by_id(self, volume_id: str) -> VolumeRecord | None:
+        return next((v for v in self.volumes.values() if v.volume_id == volume_id), None)
+
+    def put_secret(self, name: str, environment: str, env_dict: dict[str, str]) -> SecretRecord:
+        key = (self.env(environment), name)
+        old = self.secrets.get(key)
+        rec = SecretRecord(
+            old.secret_id if old else self.new_id("st"),
+            name,
+            key[0],
+            dict(env_dict),
+            old.created_at if old else self.clock(),
+            (old.updated + 1) if old else 0,
+        )
+        self.secrets[key] = rec
+        return rec
+
+    # -- helpers for tests -----------------------------------------------------------------
+    def app_named(self, name: str, environment: str = "") -> AppRecord:
+        app = self.deployed_app(name, environment)
+        assert app is not None, f"no deployed app named {name!r}"
+        return app
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "apps": {a.app_id: (a.name, a.state, a.version) for a in self.apps.values()},
+                "functions": sorted(self.functions),
+            }
