@@ -1,0 +1,99 @@
+"""What to benchmark and how: one object the CLI fills from its options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import UsageError
+from .prompts import Prompt, builtin_prompts
+
+DEFAULT_REQUESTS = 20
+DEFAULT_MAX_TOKENS = 256
+DEFAULT_CONNECT_TIMEOUT_S = 30.0
+#: Generous: a cold Modal container holds the request while the model loads.
+DEFAULT_READ_TIMEOUT_S = 600.0
+
+
+def parse_levels(text: str) -> list[int]:
+    """``"1,2,4,8"`` -> [1, 2, 4, 8] (for ``--sweep``)."""
+    levels: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part.isdigit() or int(part) < 1:
+            raise UsageError(
+                f"--sweep: {part!r} is not a positive whole number",
+                hint="give concurrency levels separated by commas, e.g. --sweep 1,2,4,8",
+            )
+        levels.append(int(part))
+    return levels
+
+
+def chat_completions_url(url: str) -> str:
+    """Accept a base URL, a ``/v1`` URL or the full endpoint; return the full endpoint."""
+    u = url.rstrip("/")
+    if u.endswith("/chat/completions"):
+        return u
+    if u.endswith("/v1"):
+        return u + "/chat/completions"
+    return u + "/v1/chat/completions"
+
+
+def public_url(url: str) -> str:
+    """The URL as reported: without user info or query string, which may carry secrets."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+@dataclass
+class BenchConfig:
+    """Everything one ``omc bench`` run needs. Validated on creation (raises UsageError)."""
+
+    url: str
+    model: str | None = None  # None: ask the endpoint's /v1/models
+    api_key: str | None = field(default=None, repr=False)
+    requests: int = DEFAULT_REQUESTS  # per concurrency level
+    concurrency: list[int] = field(default_factory=lambda: [1])  # one level, or a sweep
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    prompts: list[Prompt] = field(default_factory=builtin_prompts)
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    # For the roofline; unknown GPU or size leaves the bound out but keeps the advice.
+    gpu: str | None = None
+    gpu_count: int = 1
+    model_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.concurrency, int):
+            self.concurrency = [self.concurrency]
+        scheme = urlsplit(self.url).scheme
+        if scheme not in ("http", "https"):
+            raise UsageError(
+                f"bench URL {self.url!r} is not an http(s) URL",
+                hint="pass the endpoint's base URL, e.g. --url https://you--omc.modal.run",
+            )
+        if self.requests < 1:
+            raise UsageError(f"--requests must be at least 1, got {self.requests}")
+        if not self.concurrency or any(c < 1 for c in self.concurrency):
+            raise UsageError(f"--concurrency/--sweep levels must be at least 1, got {self.concurrency}")
+        if self.max_tokens < 1:
+            raise UsageError(f"--max-tokens must be at least 1, got {self.max_tokens}")
+        if not self.prompts:
+            raise UsageError("no prompts to send", hint="drop --prompts to use the built-in set")
+        if self.connect_timeout_s <= 0 or self.read_timeout_s <= 0:
+            raise UsageError("timeouts must be positive numbers of seconds")
+        if self.gpu_count < 1:
+            raise UsageError(f"gpu count must be at least 1, got {self.gpu_count}")
+
+    @property
+    def endpoint(self) -> str:
+        return chat_completions_url(self.url)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        h = {"content-type": "application/json", "accept": "text/event-stream"}
+        if self.api_key:
+            h["authorization"] = f"Bearer {self.api_key}"
+        return h
