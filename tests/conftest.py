@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No OMC_*/MODAL_* settings leak in; output is deterministic; cwd is a fresh folder."""
     for var in list(os.environ):
-        if var.startswith(("OMC_", "MODAL_")):
+        if var.startswith(("OMC_", "MODAL_")) and var != "OMC_UPDATE_GOLDEN":
             monkeypatch.delenv(var)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")

@@ -72,7 +72,13 @@ class Rendered:
 
 
 def _py(value: object) -> str:
-    """A Python literal for the module (repr is deterministic for str/int/list/dict/bool)."""
+    """A deterministic Python literal in the module's style (double-quoted strings)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_py(k)}: {_py(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_py(v) for v in value) + "]"
     return repr(value)
 
 
