@@ -89,18 +89,19 @@ def with_live_overrides(tags: dict[str, str], overrides: dict[str, int | None]) 
 @dataclass(frozen=True)
 class FieldChange:
     field: str
-    deployed: str | None
-    desired: str
+    deployed: str | None  # as recorded in the tag
+    desired: str  # as the profile says it
 
     @property
     def changed(self) -> bool:
-        return self.deployed != self.desired
+        return self.deployed != tag_value(self.desired)
 
 
 def diff(profile: Profile, deployed_tags: dict[str, str] | None) -> list[FieldChange]:
     """Field-level differences between a profile and the tags of what runs (all fields if nothing runs)."""
     tags = deployed_tags or {}
-    out = [FieldChange("profile", tags.get(PROFILE), tag_value(profile.name))]
+    out = [FieldChange("profile", tags.get(PROFILE), profile.name)]
     for key, (label, read) in FIELDS.items():
-        out.append(FieldChange(label, tags.get(key), tag_value(read(profile))))  # type: ignore[operator]
+        value = read(profile)  # type: ignore[operator]
+        out.append(FieldChange(label, tags.get(key), "none" if value is None else str(value)))
     return out

@@ -184,8 +184,9 @@ class ModalRpcs(api_grpc.ModalClientBase):
             version = req.version if req.version >= 0 else app.version + req.version  # -1: the previous one
             if version == app.version or version not in {d.version for d in app.deployments}:
                 raise GRPCError(Status.FAILED_PRECONDITION, f"cannot roll back {app.name} to version {req.version}")
-            self.state.rollback(app, version)
-        await stream.send_message(Empty())
+            dep = self.state.rollback(app, version)
+        url = f"https://modal.com/apps/{self.state.workspace}/{app.environment}/deployed/{app.name}"
+        await stream.send_message(api_pb2.AppRollbackResponse(url=url, deployed_at=dep.deployed_at))
 
     # -- logs -----------------------------------------------------------------------------
     def _log_batch(self, app_id: str, start: int = 0) -> api_pb2.TaskLogsBatch:
@@ -504,6 +505,10 @@ class ModalRpcs(api_grpc.ModalClientBase):
         await stream.send_message(api_pb2.FunctionUpdateSchedulingParamsResponse(current_settings=current))
 
     # -- workspace --------------------------------------------------------------------------
+    async def WorkspaceNameLookup(self, stream: Any) -> None:
+        await stream.recv_message()
+        await stream.send_message(api_pb2.WorkspaceNameLookupResponse(workspace_name=self.state.workspace, username="omc-tester"))
+
     async def WorkspaceBillingRates(self, stream: Any) -> None:
         await stream.recv_message()
         await stream.send_message(api_pb2.WorkspaceBillingRatesResponse(rates=dict(self.state.billing_rates)))
