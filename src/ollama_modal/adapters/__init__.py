@@ -1,0 +1,86 @@
+"""Adapters to the outside world. Result types live here so callers never import ``modal``.
+
+``modal_backend.ModalBackend`` is the only code that talks to Modal; it returns these plain
+dataclasses, never SDK objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AppInfo:
+    """A deployed app as Modal reports it."""
+
+    name: str
+    app_id: str
+    state: str  # "deployed", "stopped", ...
+    tags: dict[str, str] = field(default_factory=dict)
+    version: int | None = None
+    deployed_at: str | None = None  # ISO 8601, UTC
+    description: str = ""
+    containers: int | None = None  # known when listed; None from a single-app lookup
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DeployOutcome:
+    app_name: str
+    app_id: str
+    version: int | None
+    web_urls: dict[str, str]  # "Class.method" or function name -> URL
+    skipped: bool  # Modal found nothing changed: no new version
+    environment: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def web_url(self) -> str | None:
+        return next(iter(self.web_urls.values()), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "web_url": self.web_url}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One entry of an app's deployment history (newest first when listed)."""
+
+    version: int
+    deployed_at: str | None
+    deployed_by: str
+    tag: str
+    client_version: str
+    rollback_version: int | None  # set when this version was made by rolling back to another
+    current: bool
+    tags: dict[str, str] | None = None  # Modal keeps tags only for the current version
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AutoscalerSettings:
+    min_containers: int
+    max_containers: int | None  # None: no function-level limit
+    buffer_containers: int
+    scaledown_window: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CurrentStats:
+    backlog: int
+    num_total_runners: int
+    num_running_inputs: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+__all__ = ["AppInfo", "AutoscalerSettings", "CurrentStats", "DeployOutcome", "Deployment"]

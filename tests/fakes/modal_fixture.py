@@ -1,0 +1,51 @@
+"""pytest fixture ``modal_server``: a fresh fake Modal control plane per test, with the real SDK
+pointed at it and its process-wide caches cleared before and after.
+
+Register it from tests/conftest.py with ``pytest_plugins = ["tests.fakes.modal_fixture"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from .modal_server import FakeModalServer
+
+TOKEN_ID = "ak-test"
+TOKEN_SECRET = "as-test"
+ENVIRONMENT = "main"
+
+
+def reset_modal_client() -> None:
+    """Forget what the SDK caches per process: the env client (bound to one server URL),
+    the environment lookups, and the user config file read at import time."""
+    import modal.config
+    from modal._environments import ENVIRONMENT_CACHE
+    from modal._utils.async_utils import synchronizer
+    from modal.client import _Client
+
+    client = _Client._client_from_env
+    _Client._client_from_env = None
+    if client is not None:
+        try:
+            synchronizer._translate_out(client).close()
+        except Exception:  # noqa: BLE001 - a client of a stopped server may fail to close cleanly
+            pass
+    ENVIRONMENT_CACHE.clear()
+    modal.config._user_config = {}
+
+
+@pytest.fixture
+def modal_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeModalServer]:
+    server = FakeModalServer().start()
+    monkeypatch.setenv("MODAL_SERVER_URL", server.url)
+    monkeypatch.setenv("MODAL_TOKEN_ID", TOKEN_ID)
+    monkeypatch.setenv("MODAL_TOKEN_SECRET", TOKEN_SECRET)
+    monkeypatch.setenv("MODAL_ENVIRONMENT", ENVIRONMENT)
+    reset_modal_client()
+    try:
+        yield server
+    finally:
+        reset_modal_client()
+        server.stop()
