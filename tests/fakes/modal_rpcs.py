@@ -342,6 +342,16 @@ class ModalRpcs(api_grpc.ModalClientBase):
         meta = api_pb2.SecretMetadata(name=rec.name, environment_name=rec.environment, keys=sorted(rec.env_dict))
         await stream.send_message(api_pb2.SecretGetOrCreateResponse(secret_id=rec.secret_id, metadata=meta))
 
+    async def SecretUpdate(self, stream: Any) -> None:
+        """Merges keys into an existing Secret (what ``Secret.update`` sends)."""
+        req = await stream.recv_message()
+        with self.state.lock:
+            rec = next((s for s in self.state.secrets.values() if s.secret_id == req.secret_id), None)
+            if rec is None:
+                raise _not_found(f"Secret {req.secret_id}")
+            self.state.put_secret(rec.name, rec.environment, {**rec.env_dict, **{u.key: u.value for u in req.updates}})
+        await stream.send_message(Empty())
+
     async def SecretList(self, stream: Any) -> None:
         req = await stream.recv_message()
         env = self.state.env(req.environment_name)
