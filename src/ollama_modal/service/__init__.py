@@ -1,0 +1,13 @@
+"""What runs inside the Modal container: the ``ollama serve`` supervisor, the authenticating
+proxy in front of it, and the model-store pull.
+
+Everything here imports only the standard library, httpx and starlette: the container image
+installs just those (pinned below), not omc's CLI dependencies.
+"""
+
+from __future__ import annotations
+
+# Versions the service is tested with; the rendered image installs exactly these.
+IMAGE_PIP_PACKAGES = ["httpx==0.28.1", "starlette==1.10.0"]
+
+__all__ = ["IMAGE_PIP_PACKAGES"]

@@ -1,0 +1,160 @@
+"""Fixtures for the container service: the fake `ollama serve` as a real child process,
+the real runtime/supervisor/proxy, and uvicorn on a free loopback port."""
+
+from __future__ import annotations
+
+import shlex
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ollama_modal.service.names import manifest_path
+from ollama_modal.service.runtime import ContainerRuntime
+from ollama_modal.service.settings import ServiceSettings
+
+FAKE_OLLAMA = Path(__file__).resolve().parents[1] / "fakes" / "fake_ollama.py"
+MODEL = "codellama:7b"
+KEY = "omc-test-key-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def place_model(store: Path, name: str = MODEL) -> Path:
+    """Put a model's manifest in the store, as a finished pull leaves it."""
+    path = manifest_path(store, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"schemaVersion": 2, "layers": []}')
+    return path
+
+
+def wait_for(predicate, what: str, limit: float = 15.0):
+    """Poll until predicate() is truthy; the limit only bounds a hang, it asserts nothing about speed."""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    d = tmp_path / "models"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def ollama_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def service_env(monkeypatch: pytest.MonkeyPatch, store: Path, ollama_port: int) -> dict[str, str]:
+    """The container environment, with the fake as OMC_OLLAMA_BIN. Tests add FAKE_OLLAMA_* knobs."""
+    env = {
+        "OMC_MODEL": MODEL,
+        "OMC_OLLAMA_BIN": f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_OLLAMA))}",
+        "OLLAMA_HOST": f"127.0.0.1:{ollama_port}",
+        "OLLAMA_MODELS": str(store),
+        "OMC_STARTUP_TIMEOUT": "30",
+        "OMC_AUTH": "bearer",
+        "OMC_API_KEYS": KEY,
+        "OMC_WARMUP": "1",
+        "OMC_REQUEST_TIMEOUT": "30",
+    }
+    for var in list(__import__("os").environ):
+        if var.startswith("FAKE_OLLAMA_"):
+            monkeypatch.delenv(var)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return env
+
+
+class Exits:
+    """Watchdog callback that records instead of exiting the test process."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int | None, list[str]]] = []
+        self.event = threading.Event()
+
+    def __call__(self, returncode: int | None, tail: list[str]) -> None:
+        self.calls.append((returncode, tail))
+        self.event.set()
+
+
+@pytest.fixture
+def exits() -> Exits:
+    return Exits()
+
+
+@pytest.fixture
+def phase_lines() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def make_runtime(service_env, exits, phase_lines):
+    made: list[ContainerRuntime] = []
+
+    def make() -> ContainerRuntime:
+        rt = ContainerRuntime.from_env(on_child_exit=exits, emit=phase_lines.append)
+        made.append(rt)
+        return rt
+
+    yield make
+    for rt in made:
+        rt.stop()
+
+
+@pytest.fixture
+def runtime(make_runtime, store) -> ContainerRuntime:
+    """A started runtime (model present in the store, preloaded, warmed up)."""
+    place_model(store)
+    rt = make_runtime()
+    rt.start()
+    return rt
+
+
+class ServedApp:
+    def __init__(self, app, port: int) -> None:
+        import uvicorn
+
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServedApp:
+        self.thread.start()
+        wait_for(lambda: self.server.started, "uvicorn to start")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def served(runtime) -> Iterator[ServedApp]:
+    """The runtime's proxy, served by uvicorn on a free port."""
+    with ServedApp(runtime.asgi_app(), free_port()) as s:
+        yield s
+
+
+def auth(key: str = KEY) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def fake_stats(settings: ServiceSettings) -> dict:
+    return httpx.get(settings.upstream_url + "/fake/stats", timeout=5).json()
