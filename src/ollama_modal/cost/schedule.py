@@ -1,0 +1,134 @@
+"""Scheduled warm windows as the cost model sees them: min_containers over time, vectorised.
+
+The rules match :mod:`ollama_modal.warm_schedule` (what the deployed app applies): a window
+is in force on its days from ``start`` (inclusive) to ``end`` (exclusive) local time; an end
+at or before the start means the window runs past midnight into the next day; the window in
+force with the highest ``min_containers`` wins, and the profile's own ``min_containers`` is a
+floor under every window. Times are judged at minute resolution, as the rendered app does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# Every time zone offset in use (and every DST change) falls on a quarter hour of UTC, so
+# the offset is constant inside each 15-minute UTC block: one zoneinfo call per block.
+_BLOCK = 900
+
+
+def _minutes(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
+
+
+@dataclass(frozen=True)
+class WarmWindow:
+    """Keep ``min_containers`` up on ``days`` between ``start`` and ``end`` (local, HH:MM)."""
+
+    days: tuple[str, ...]
+    start: str
+    end: str
+    timezone: str = "UTC"
+    min_containers: int = 1
+    _tz: ZoneInfo = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        days = tuple(d.lower()[:3] for d in self.days)
+        bad = [d for d in days if d not in DAYS]
+        if bad:
+            raise ValueError(f"unknown day(s) {bad}; use mon, tue, wed, thu, fri, sat, sun")
+        object.__setattr__(self, "days", days)
+        object.__setattr__(self, "_tz", ZoneInfo(self.timezone))
+
+    @property
+    def start_minute(self) -> int:
+        return _minutes(self.start)
+
+    @property
+    def end_minute(self) -> int:
+        return _minutes(self.end)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "days": list(self.days),
+            "start": self.start,
+            "end": self.end,
+            "timezone": self.timezone,
+            "min_containers": self.min_containers,
+        }
+
+
+def _local_seconds(tz: ZoneInfo, unix: np.ndarray) -> np.ndarray:
+    """Local wall-clock seconds since 1970-01-01 local, for each UNIX time."""
+    blocks = np.floor(unix / _BLOCK).astype(np.int64)
+    uniq, inverse = np.unique(blocks, return_inverse=True)
+    offsets = np.array(
+        [datetime.fromtimestamp(int(b) * _BLOCK, tz).utcoffset().total_seconds() for b in uniq],  # type: ignore[union-attr]
+        dtype=np.float64,
+    )
+    return unix + offsets[inverse]
+
+
+def _active(window: WarmWindow, unix: np.ndarray) -> np.ndarray:
+    local = _local_seconds(window._tz, unix)
+    day = np.floor(local / 86400).astype(np.int64)
+    minute = np.floor((local - day * 86400) / 60).astype(np.int64)
+    weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
+    on_day = np.zeros(7, dtype=bool)
+    on_day[[DAYS.index(d) for d in window.days]] = True
+    today = on_day[weekday]
+    start, end = window.start_minute, window.end_minute
+    if start < end:
+        return today & (minute >= start) & (minute < end)
+    yesterday = on_day[(weekday - 1) % 7]
+    return (today & (minute >= start)) | (yesterday & (minute < end))
+
+
+def min_containers_at(windows: Sequence[WarmWindow], base_min: int, unix_times: np.ndarray | Sequence[float]) -> np.ndarray:
+    """min_containers in force at each UNIX time (an int array shaped like ``unix_times``)."""
+    unix = np.asarray(unix_times, dtype=np.float64)
+    out = np.full(unix.shape, int(base_min), dtype=np.int64)
+    for w in windows:
+        np.maximum(out, np.where(_active(w, unix), w.min_containers, 0), out=out)
+    return out
+
+
+def active_window(windows: Sequence[WarmWindow], now: datetime | float) -> WarmWindow | None:
+    """The window in force at ``now`` (aware datetime or UNIX time) with the highest min, or None."""
+    unix = now.timestamp() if isinstance(now, datetime) else float(now)
+    t = np.array([unix])
+    active = [w for w in windows if bool(_active(w, t)[0])]
+    return max(active, key=lambda w: w.min_containers) if active else None
+
+
+def transitions(windows: Sequence[WarmWindow], base_min: int, start: float, end: float) -> list[tuple[float, int]]:
+    """Change points of min_containers over [start, end): ``[(start, value), (t1, v1), ...]``.
+
+    The first entry is the value in force at ``start``; each later entry is a UNIX time (a
+    whole minute) at which the value changes. Modal applies these with a scheduled function.
+    """
+    first = min_containers_at(windows, base_min, [start])[0]
+    out = [(float(start), int(first))]
+    if not windows or end <= start:
+        return out
+    # Window edges are whole local minutes and offsets are whole minutes: a grid of UTC
+    # minutes sees every change exactly.
+    grid = np.arange(np.ceil(start / 60) * 60, end, 60.0)
+    if grid.size == 0:
+        return out
+    values = min_containers_at(windows, base_min, grid)
+    prev = np.concatenate(([first], values[:-1]))
+    for i in np.flatnonzero(values != prev):
+        out.append((float(grid[i]), int(values[i])))
+    return out
+
+
+def utc_datetime(unix: float) -> datetime:
+    return datetime.fromtimestamp(unix, timezone.utc)

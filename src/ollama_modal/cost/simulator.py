@@ -1,0 +1,184 @@
+"""Simulate a month of traffic against a warm-keeping policy: cost, cold starts and latency.
+
+``simulate`` picks the exact vectorised one-container path when it applies and falls back to
+the general event simulation otherwise; both follow the rules in docs/cost.md and give the
+same answer where both apply (tests check this).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import catalog
+from ..pricing import Rates
+from .events import simulate_events
+from .fastpath import simulate_single
+from .schedule import WarmWindow, transitions
+from .traffic import Traffic
+from .usage import Usage
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The autoscaling settings being costed (Modal's names)."""
+
+    scaledown_window: float
+    concurrency: int = 4  # max_inputs: requests one container serves at once
+    min_containers: int = 0
+    max_containers: int | None = None
+    buffer_containers: int = 0
+    schedule: tuple[WarmWindow, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if self.scaledown_window < 0 or self.min_containers < 0 or self.buffer_containers < 0:
+            raise ValueError("scaledown_window, min_containers and buffer_containers must be zero or more")
+        if self.max_containers is not None and self.max_containers < 1:
+            raise ValueError("max_containers must be at least 1")
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What one container costs per second: GPUs plus the CPU and memory reserved with them."""
+
+    rates: Rates
+    gpu_count: int = 1
+    cpu_cores: float = catalog.DEFAULT_CPU_CORES
+    memory_gib: float = catalog.DEFAULT_MEMORY_GIB
+
+    @property
+    def gpu_per_second(self) -> float:
+        return self.rates.gpu_per_second * self.gpu_count
+
+    @property
+    def cpu_per_second(self) -> float:
+        return self.rates.cpu_per_core_second * self.cpu_cores
+
+    @property
+    def memory_per_second(self) -> float:
+        return self.rates.memory_per_gib_second * self.memory_gib
+
+    @property
+    def per_second(self) -> float:
+        return self.gpu_per_second + self.cpu_per_second + self.memory_per_second
+
+
+@dataclass
+class SimResult:
+    monthly_cost_usd: float
+    gpu_cost_usd: float  # monthly
+    cpu_cost_usd: float  # monthly
+    memory_cost_usd: float  # monthly
+    container_seconds: float  # billed container-seconds per 30-day month
+    simulated_seconds: float  # length of the simulated span
+    simulated_container_seconds: float  # billed container-seconds inside the span
+    cold_start_fraction: float  # share of requests that waited for a container to start
+    cold_starts: int  # containers started inside the span
+    requests: int
+    latency_s: dict[str, float]  # p50/p95/p99, cold-start waits and queueing included
+    idle_fraction: float  # share of the bill for containers up with no request assigned
+    max_containers_seen: int
+    queued_requests: int
+    cold_start_s: float
+    method: str
+    latencies: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract (``omc cost --json``): the fields above minus the raw latencies."""
+        return {k: v for k, v in self.__dict__.items() if k != "latencies"}
+
+
+def percentiles(latencies: np.ndarray) -> dict[str, float]:
+    if latencies.size == 0:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
+    p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
+    return {"p50": float(p50), "p95": float(p95), "p99": float(p99)}
+
+
+def price(usage: Usage, span: float, machine: Machine, requests: int, cold_start: float) -> SimResult:
+    scale = catalog.SECONDS_PER_MONTH / span
+    month_seconds = usage.container_seconds * scale
+    idle = max(0.0, usage.container_seconds - usage.busy_seconds)
+    return SimResult(
+        monthly_cost_usd=month_seconds * machine.per_second,
+        gpu_cost_usd=month_seconds * machine.gpu_per_second,
+        cpu_cost_usd=month_seconds * machine.cpu_per_second,
+        memory_cost_usd=month_seconds * machine.memory_per_second,
+        container_seconds=month_seconds,
+        simulated_seconds=span,
+        simulated_container_seconds=usage.container_seconds,
+        cold_start_fraction=usage.cold_requests / requests if requests else 0.0,
+        cold_starts=usage.cold_starts,
+        requests=requests,
+        latency_s=percentiles(usage.latencies),
+        idle_fraction=idle / usage.container_seconds if usage.container_seconds > 0 else 0.0,
+        max_containers_seen=usage.max_containers_seen,
+        queued_requests=usage.queued_requests,
+        cold_start_s=cold_start,
+        method=usage.method,
+        latencies=usage.latencies,
+    )
+
+
+def min_changes(policy: Policy, traffic: Traffic) -> list[tuple[float, int]]:
+    """[(offset, min_containers)] over the span: the profile's floor raised by warm windows."""
+    pts = transitions(policy.schedule, policy.min_containers, traffic.start, traffic.start + traffic.span)
+    return [(t - traffic.start, m) for t, m in pts]
+
+
+def usage_for(
+    traffic: Traffic,
+    service: np.ndarray,
+    policy: Policy,
+    cold_start: float,
+    *,
+    method: str = "auto",
+    changes: Sequence[tuple[float, int]] | None = None,
+    base_inflight_max: int | None = None,
+) -> Usage:
+    """Run the simulation; ``method`` is "auto", "fast" (error if it does not apply) or "events"."""
+    a, span = traffic.times, traffic.span
+    if service.shape != a.shape:
+        raise ValueError("one service time per request is needed")
+    changes = list(changes) if changes is not None else min_changes(policy, traffic)
+    min0 = changes[0][1]
+    if policy.max_containers is not None:
+        min0 = min(min0, policy.max_containers)
+    fast_ok = len(changes) == 1 and policy.buffer_containers == 0 and method != "events"
+    if fast_ok:
+        usage = simulate_single(
+            a, service, span, window=policy.scaledown_window, cold_start=cold_start,
+            concurrency=policy.concurrency, min_containers=min0, base_inflight_max=base_inflight_max,
+        )
+        if usage is not None:
+            return usage
+    if method == "fast":
+        raise ValueError("the one-container fast path does not apply to this policy and traffic")
+    return simulate_events(
+        a, service, span, window=policy.scaledown_window, cold_start=cold_start,
+        concurrency=policy.concurrency, min_changes=changes, max_containers=policy.max_containers,
+        buffer_containers=policy.buffer_containers,
+    )
+
+
+def simulate(
+    traffic: Traffic,
+    service: np.ndarray,
+    policy: Policy,
+    machine: Machine,
+    cold_start: float,
+    *,
+    method: str = "auto",
+) -> SimResult:
+    """Cost, cold starts and latency of ``policy`` under ``traffic``; monthly figures scaled to 30 days.
+
+    ``service``: seconds per request (see service.service_times); ``cold_start``: seconds
+    (see coldstart.estimate_cold_start(...).total_s).
+    """
+    usage = usage_for(traffic, service, policy, cold_start, method=method)
+    return price(usage, traffic.span, machine, traffic.requests, cold_start)
