@@ -13,7 +13,7 @@ from google.protobuf.empty_pb2 import Empty
 from grpclib import GRPCError, Status
 from modal_proto import api_grpc, api_pb2
 
-from .modal_state import IMAGE_BUILDER_VERSION, ControlPlaneState, FunctionRecord, content_id
+from .modal_state import IMAGE_BUILDER_VERSION, ControlPlaneState, FunctionRecord, content_id, static_settings
 
 GS = api_pb2.GenericResult
 
@@ -432,7 +432,7 @@ class ModalRpcs(api_grpc.ModalClientBase):
             self.state.functions[fid] = fn
             fn.definition = first
             fn.ranked_gpus = [r.resources.gpu_config.gpu_type for r in ranked]
-            fn.static_settings = _static_settings(first)
+            fn.static_settings = static_settings(first)
             fn.web_urls[""] = self._web_url(req.app_id, first.function_name, first.webhook_config)
             for name, method in first.method_definitions.items():
                 fn.web_urls[name] = self._web_url(req.app_id, name, method.webhook_config)
@@ -523,15 +523,3 @@ class ModalRpcs(api_grpc.ModalClientBase):
         await stream.recv_message()
         await stream.send_message(api_pb2.WorkspaceBillingRatesResponse(rates=dict(self.state.billing_rates)))
 
-
-def _static_settings(fn: api_pb2.Function) -> api_pb2.AutoscalerSettings:
-    """The decorator values a deploy sets (what a later deploy resets overrides back to)."""
-    s = api_pb2.AutoscalerSettings()
-    if fn.HasField("autoscaler_settings"):
-        s.CopyFrom(fn.autoscaler_settings)
-    else:
-        s.min_containers = fn.warm_pool_size
-        s.max_containers = fn.concurrency_limit
-        s.scaledown_window = fn.task_idle_timeout_secs
-        s.buffer_containers = fn._experimental_buffer_containers
-    return s

@@ -42,6 +42,7 @@ class Deployment:
     definition_ids: dict[str, str]
     rollback_version: int = 0
     deployed_by: str = DEPLOYED_BY
+    definitions: dict[str, api_pb2.Function] = field(default_factory=dict)  # function id -> what ran
 
 
 @dataclass
@@ -196,10 +197,17 @@ class ControlPlaneState:
             definition_ids=dict(target.definition_ids),
             rollback_version=version,
         )
+        for fid, definition in target.definitions.items():  # the old code and settings run again
+            fn = self.functions[fid]
+            fn.definition = definition
+            fn.static_settings = static_settings(definition)
+            fn.ranked_gpus = [definition.resources.gpu_config.gpu_type]
         self._activate(app, dep)
         return dep
 
     def _activate(self, app: AppRecord, dep: Deployment) -> None:
+        if not dep.definitions:
+            dep.definitions = {f: self.functions[f].definition for f in dep.function_ids.values() if f in self.functions}
         app.deployments.append(dep)
         app.tags = dict(dep.tags)
         app.function_ids, app.class_ids = dict(dep.function_ids), dict(dep.class_ids)
@@ -284,3 +292,16 @@ class ControlPlaneState:
                 "apps": {a.app_id: (a.name, a.state, a.version) for a in self.apps.values()},
                 "functions": sorted(self.functions),
             }
+
+
+def static_settings(fn: api_pb2.Function) -> api_pb2.AutoscalerSettings:
+    """The decorator values a deploy sets (what a later deploy resets overrides back to)."""
+    s = api_pb2.AutoscalerSettings()
+    if fn.HasField("autoscaler_settings"):
+        s.CopyFrom(fn.autoscaler_settings)
+    else:
+        s.min_containers = fn.warm_pool_size
+        s.max_containers = fn.concurrency_limit
+        s.scaledown_window = fn.task_idle_timeout_secs
+        s.buffer_containers = fn._experimental_buffer_containers
+    return s
