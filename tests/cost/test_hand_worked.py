@@ -1,0 +1,164 @@
+"""Hand-worked timelines for the general simulator (every number below is worked out in the
+comment next to it), and the fast path agreeing exactly with the general one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from ollama_modal.cost.schedule import WarmWindow
+from ollama_modal.cost.simulator import Policy, usage_for
+from ollama_modal.cost.traffic import DEFAULT_START, Traffic, poisson
+
+
+@dataclass
+class Case:
+    name: str
+    arrivals: list[float]
+    service: list[float]
+    policy: Policy
+    cold_start: float
+    span: float
+    billed: float
+    cold_starts: int
+    cold_requests: int
+    latencies: list[float]
+    max_seen: int
+    queued: int = 0
+    busy: float | None = None
+    methods: tuple[str, ...] = ("events",)
+    extra: dict = field(default_factory=dict)
+
+
+MONDAY_0900 = 9 * 3600.0
+
+CASES = [
+    Case(
+        # Two warm containers all month; requests never need more than one: no cold start.
+        "always-on min_containers=2",
+        [100.0, 200.0, 5000.0], [10.0, 10.0, 10.0],
+        Policy(scaledown_window=60, concurrency=4, min_containers=2), 30.0, 10_000.0,
+        billed=2 * 10_000.0, cold_starts=0, cold_requests=0, latencies=[10, 10, 10], max_seen=2,
+        busy=30.0, methods=("events", "fast", "auto"),
+    ),
+    Case(
+        # r0 starts A (ready 5) and r1 joins it; A is full (2 slots) so r2 starts B (ready 5.2).
+        # All finish at 15 / 15 / 15.2; A stops at 35, B at 35.2: billed 35 + 35.
+        "concurrency 2: a third request starts a second container",
+        [0.0, 0.1, 0.2], [10.0, 10.0, 10.0],
+        Policy(scaledown_window=20, concurrency=2), 5.0, 100.0,
+        billed=70.0, cold_starts=2, cold_requests=3, latencies=[15.0, 14.9, 15.0], max_seen=2,
+    ),
+    Case(
+        # One slot, one container: r0 starts A (ready 5, done 15); r1 and r2 queue and run at
+        # 15-25 and 25-35. A stops at 35 + 10.
+        "max_containers=1 queues",
+        [0.0, 1.0, 2.0], [10.0, 10.0, 10.0],
+        Policy(scaledown_window=10, concurrency=1, max_containers=1), 5.0, 100.0,
+        billed=45.0, cold_starts=1, cold_requests=1, latencies=[15.0, 24.0, 33.0], max_seen=1, queued=2,
+        busy=35.0,
+    ),
+    Case(
+        # r0 starts A; A busy -> floor 1 + buffer 1 = 2 -> B starts at 0 (ready 5, idle).
+        # r1 at 7 finds B ready; now 2 busy -> C starts at 7 (ready 12). r0 done 15 (A idle,
+        # floor still 2 <= 3 up), r1 done 17 (floor 0). C expires at 12 + 10 = 22, A at 25,
+        # B at 27: billed 25 + 27 + 15.
+        "buffer_containers=1",
+        [0.0, 7.0], [10.0, 10.0],
+        Policy(scaledown_window=10, concurrency=1, buffer_containers=1), 5.0, 100.0,
+        billed=67.0, cold_starts=3, cold_requests=1, latencies=[15.0, 10.0], max_seen=3,
+    ),
+    Case(
+        # Monday 09:00-10:00 UTC keeps one container: it starts at 09:00 (cold, no request
+        # waits), serves the 09:30 request warm, and stops when the window ends (3600 s).
+        # The 11:00 request starts a fresh one: waits 30, done at +40, stops 60 later (100 s).
+        "schedule window 09:00-10:00",
+        [MONDAY_0900 + 1800, 11 * 3600.0], [10.0, 10.0],
+        Policy(scaledown_window=60, concurrency=4, schedule=(WarmWindow(("mon",), "09:00", "10:00"),)), 30.0, 86400.0,
+        billed=3700.0, cold_starts=2, cold_requests=1, latencies=[10.0, 40.0], max_seen=1, busy=50.0,
+        methods=("events", "auto"),
+    ),
+    Case(
+        # Buffer with max_containers=1: the buffer cannot exceed the cap.
+        "buffer capped by max_containers",
+        [0.0], [10.0],
+        Policy(scaledown_window=10, concurrency=1, buffer_containers=2, max_containers=1), 5.0, 100.0,
+        billed=25.0, cold_starts=1, cold_requests=1, latencies=[15.0], max_seen=1,
+    ),
+    Case(
+        # Arrival exactly W after the last completion still finds the container up.
+        "arrival at exactly the scaledown deadline",
+        [0.0, 30.0], [5.0, 5.0],
+        Policy(scaledown_window=20, concurrency=1), 5.0, 100.0,
+        billed=55.0, cold_starts=1, cold_requests=1, latencies=[10.0, 5.0], max_seen=1,
+        methods=("events", "fast"),
+    ),
+    Case(
+        # Billing stops at the span's end even when a container would stay up longer.
+        "cut at the end of the span",
+        [90.0], [5.0],
+        Policy(scaledown_window=300, concurrency=1), 5.0, 100.0,
+        billed=10.0, cold_starts=1, cold_requests=1, latencies=[10.0], max_seen=1,
+        methods=("events", "fast"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_hand_worked(case: Case) -> None:
+    traffic = Traffic(np.array(case.arrivals), case.span, DEFAULT_START)
+    for method in case.methods:
+        u = usage_for(traffic, np.array(case.service), case.policy, case.cold_start, method=method)
+        assert u.container_seconds == pytest.approx(case.billed), method
+        assert u.cold_starts == case.cold_starts, method
+        assert u.cold_requests == case.cold_requests, method
+        assert u.latencies.tolist() == pytest.approx(case.latencies), method
+        assert u.max_containers_seen == case.max_seen, method
+        assert u.queued_requests == case.queued, method
+        if case.busy is not None:
+            assert u.busy_seconds == pytest.approx(case.busy), method
+
+
+def test_min_containers_with_overflow_starts_extra() -> None:
+    # min 1, one slot: warm A takes r0 (10-15); r1 at 11 cold-starts B (ready 14, done 19).
+    # A has been idle W = 20 at 35 and B still satisfies the floor of 1, so A stops at 35;
+    # B is then kept by the floor to the end: billed 35 + (1000 - 11).
+    traffic = Traffic(np.array([10.0, 11.0]), 1000.0, DEFAULT_START)
+    u = usage_for(traffic, np.array([5.0, 5.0]), Policy(scaledown_window=20, concurrency=1, min_containers=1), 3.0)
+    assert u.method == "events"
+    assert u.container_seconds == pytest.approx(35 + 1000 - 11)
+    assert u.cold_starts == 1 and u.latencies.tolist() == [5.0, 8.0]
+
+
+RANDOM = [
+    # rpm, concurrency, W, c, constant service?
+    (1.0, 1, 30, 12.0, True),
+    (3.0, 2, 5, 8.0, False),
+    (0.5, 1, 300, 20.0, False),
+    (6.0, 8, 2, 10.0, True),
+    (10.0, 64, 10, 3.0, False),
+]
+
+
+@pytest.mark.parametrize("rpm,k,w,c,constant", RANDOM)
+def test_fast_path_equals_general(rpm: float, k: int, w: float, c: float, constant: bool) -> None:
+    traffic = poisson(rpm, 3 * 86400, seed=11)
+    rng = np.random.default_rng(5)
+    svc = np.full(traffic.requests, 2.0) if constant else rng.exponential(3.0, traffic.requests) + 0.05
+    policy = Policy(scaledown_window=w, concurrency=k)
+    auto = usage_for(traffic, svc, policy, c)
+    events = usage_for(traffic, svc, policy, c, method="events")
+    assert auto.container_seconds == pytest.approx(events.container_seconds, rel=1e-12)
+    assert auto.busy_seconds == pytest.approx(events.busy_seconds, rel=1e-12)
+    assert (auto.cold_starts, auto.cold_requests, auto.max_containers_seen) == (
+        events.cold_starts, events.cold_requests, events.max_containers_seen)
+    np.testing.assert_allclose(auto.latencies, events.latencies, rtol=1e-12)
+
+
+def test_fast_path_declines_when_one_container_is_not_enough() -> None:
+    traffic = poisson(60, 86400, seed=1)
+    policy = Policy(scaledown_window=60, concurrency=2)
+    with pytest.raises(ValueError, match="fast path does not apply"):
+        usage_for(traffic, np.full(traffic.requests, 5.0), policy, 10.0, method="fast")
