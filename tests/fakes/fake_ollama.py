@@ -17,6 +17,8 @@ Behaviour knobs (environment):
   FAKE_OLLAMA_PULL_CUT_AT      after this many progress lines, drop the connection
   FAKE_OLLAMA_PULL_STEPS       progress lines per layer (default 4)
   FAKE_OLLAMA_VERSION          version reported by /api/version
+Per-request overrides: a request header ``X-Fake-Ollama-Token-Delay: 0.1`` (any knob
+read while serving a request: LOAD_DELAY, TTFT, TOKEN_DELAY, TOKENS, PULL_*) wins over the env.
 Timings follow absolute deadlines (token i at start + ttft + i * delay): no drift under load.
 ``GET /fake/stats`` (not an Ollama endpoint) reports what the server saw: requests with
 their headers, client disconnects, finished and active streams.
@@ -78,7 +80,8 @@ class State:
         self.max_active = 0
 
     def manifest(self, name: str) -> Path:
-        return self.store.joinpath("manifests", *parse_name(name.lower()))
+        host, ns, model, tag = parse_name(name)
+        return self.store.joinpath("manifests", host.lower(), ns.lower(), model.lower(), tag)
 
     def present(self, name: str) -> bool:
         return self.manifest(name).is_file()
@@ -105,6 +108,11 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     # -- plumbing --------------------------------------------------------------------------
+    def knob(self, name: str, default: float) -> float:
+        """A behaviour knob: request header X-Fake-Ollama-NAME wins over env FAKE_OLLAMA_NAME."""
+        header = self.headers.get("X-Fake-Ollama-" + name.replace("_", "-").title())
+        return float(header or ENV("FAKE_OLLAMA_" + name, "") or default)
+
     def _body(self) -> dict:
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n) if n else b""
@@ -235,20 +243,20 @@ class Handler(BaseHTTPRequestHandler):
         with STATE.lock:
             already = name in STATE.loaded
         if not already:
-            time.sleep(_f("FAKE_OLLAMA_LOAD_DELAY", 0))
+            time.sleep(self.knob("LOAD_DELAY", 0))
             with STATE.lock:
                 STATE.loaded[name] = time.time()
             log(f"loaded model {name}")
 
     def _tokens(self, limit: object) -> list[str]:
-        n = int(_f("FAKE_OLLAMA_TOKENS", 5))
+        n = int(self.knob("TOKENS", 5))
         if isinstance(limit, int) and limit > 0:
             n = min(n, limit)
         return [f"tok{i} " for i in range(n)]
 
     def _paced(self, tokens: list[str], start: float):
         """Yield (index, token) at absolute deadlines."""
-        ttft, delay = _f("FAKE_OLLAMA_TTFT", 0), _f("FAKE_OLLAMA_TOKEN_DELAY", 0)
+        ttft, delay = self.knob("TTFT", 0), self.knob("TOKEN_DELAY", 0)
         for i, tok in enumerate(tokens):
             wait = start + ttft + i * delay - time.monotonic()
             if wait > 0:
@@ -382,9 +390,9 @@ class Handler(BaseHTTPRequestHandler):
     def pull(self) -> None:
         body = self._body()
         name = body.get("model") or body.get("name") or ""
-        fail_at = int(_f("FAKE_OLLAMA_PULL_FAIL_AT", 0))
-        cut_at = int(_f("FAKE_OLLAMA_PULL_CUT_AT", 0))
-        steps = int(_f("FAKE_OLLAMA_PULL_STEPS", 4))
+        fail_at = int(self.knob("PULL_FAIL_AT", 0))
+        cut_at = int(self.knob("PULL_CUT_AT", 0))
+        steps = int(self.knob("PULL_STEPS", 4))
         blob = f"GGUF fake weights for {name}\n".encode() * 64
         digest = "sha256:" + hashlib.sha256(blob).hexdigest()
         lines: list[dict] = [{"status": "pulling manifest"}]
@@ -403,7 +411,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 self.connection.shutdown(2)  # mid-chunked-body: the client sees a broken stream
                 return
-            time.sleep(_f("FAKE_OLLAMA_PULL_DELAY", 0))
+            time.sleep(self.knob("PULL_DELAY", 0))
         self._end_stream()
 
     def _write_model(self, name: str, blob: bytes, digest: str) -> None:

@@ -1,7 +1,8 @@
 """Ollama model names: parsing, comparison, and where a model's manifest lives in the store.
 
 A name is ``[host/][namespace/]model[:tag]`` with defaults ``registry.ollama.ai``,
-``library`` and ``latest``; the manifest is ``manifests/HOST/NAMESPACE/MODEL/TAG``.
+``library`` and ``latest``; the manifest is ``manifests/HOST/NAMESPACE/MODEL/TAG`` (the first
+three lower-cased, as Ollama writes them; older stores with other casing are still found).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ class ModelName(NamedTuple):
 
     @property
     def manifest_parts(self) -> tuple[str, str, str, str]:
-        return (self.host, self.namespace, self.model, self.tag)
+        # Ollama lower-cases host/namespace/model on disk and keeps the tag as written.
+        return (self.host.lower(), self.namespace.lower(), self.model.lower(), self.tag)
 
 
 def parse_model_name(name: str) -> ModelName:
