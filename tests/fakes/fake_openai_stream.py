@@ -142,7 +142,8 @@ class FakeServer:
         if req.get("max_tokens"):
             tokens = min(tokens, int(req["max_tokens"]))
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                     b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")
+                     b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n"
+                     b"x-received-ns: %d\r\n\r\n" % int(received * 1e9))
 
         async def event(payload: str) -> None:
             data = f"data: {payload}\n\n".encode()

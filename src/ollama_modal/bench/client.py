@@ -1,6 +1,7 @@
 """One streamed chat completion, timed from the moment it is sent.
 
-Times are ``time.perf_counter_ns`` taken when a network read returns, before any parsing,
+Times are ``time.perf_counter_ns``: the start when the request goes on the wire, token times
+when a network read returns, before any parsing,
 so the client's own processing does not shift them. Failures become an error kind on the
 sample, never an exception: a benchmark counts errors, it does not stop at the first one.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .sse import SseParser, interpret
+from .transport import Clock
 
 if TYPE_CHECKING:
     import httpx
@@ -77,22 +79,42 @@ def request_body(model: str, messages: Any, max_tokens: int) -> bytes:
     }).encode()
 
 
-async def stream_request(client: "httpx.AsyncClient", url: str, headers: dict[str, str], body: bytes) -> RequestSample:
+async def stream_request(client: "httpx.AsyncClient", url: str, headers: dict[str, str], body: bytes,
+                         clock: Clock | None = None) -> RequestSample:
+    """Send one streaming request and time it. With a ``clock`` (the lane's socket-level
+    times) the start is when the request's bytes left and token times when they arrived;
+    without, both are taken when this task runs."""
     import httpx
 
     now = time.perf_counter_ns
     parser = SseParser()
     sample = RequestSample(sent_ns=now())
+    new_connection = False
+
+    async def trace(event: str, info: object) -> None:
+        # The clock starts when the request goes on the wire: when a connection is opened
+        # for it (that wait is real), else when its headers are written to a pooled one.
+        # The client's own queuing before that is not the server's latency.
+        nonlocal new_connection
+        if event == "connection.connect_tcp.started":
+            new_connection = True
+            sample.sent_ns = now()  # the connect starts right after this event
+        elif event == "http11.send_request_headers.started" and not new_connection and clock is None:
+            sample.sent_ns = now()
+        elif event == "http11.send_request_headers.complete" and not new_connection and clock is not None:
+            sample.sent_ns = clock.write_ns
+
     done = finished = False
     try:
-        async with client.stream("POST", url, content=body, headers=headers) as resp:
+        async with client.stream("POST", url, content=body, headers=headers,
+                                 extensions={"trace": trace}) as resp:
             if resp.status_code >= 400:
                 await resp.aread()
                 sample.error = f"http_{resp.status_code}"
                 sample.detail = resp.text[:300]
                 return sample
-            async for raw in resp.aiter_bytes():
-                arrived = now()
+            async for raw in resp.aiter_raw():
+                arrived = clock.arrival_ns if clock is not None else now()
                 for data in parser.feed(raw):
                     c = interpret(data)
                     if c.token:

@@ -17,6 +17,7 @@ from .config import BenchConfig, public_url
 from .models import BenchResult, LevelReport
 from .roofline import analyse
 from .stats import first_request, headline, summarise
+from .transport import Clock, Lanes, lane, proxied
 
 if TYPE_CHECKING:
     import httpx
@@ -24,16 +25,17 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]  # (done, total) requests, first request included
 
 
-def _client(config: BenchConfig, connections: int) -> "httpx.AsyncClient":
+def _client(config: BenchConfig, connections: int) -> tuple["httpx.AsyncClient", list[Clock | None]]:
+    """The run's one client, and the per-lane clocks of its connections (None: not timed)."""
     import httpx
 
-    return httpx.AsyncClient(
-        http1=True,
-        http2=False,
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        # No pool timeout: the pool is as large as the concurrency, a wait there is ours.
-        timeout=httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s, pool=None),
-    )
+    # No pool timeout: each worker has its own connection, a wait there would be ours.
+    timeout = httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s, pool=None)
+    if proxied(config.endpoint):
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        return httpx.AsyncClient(http1=True, http2=False, limits=limits, timeout=timeout), [None] * connections
+    lanes = Lanes(connections, timed=True)
+    return httpx.AsyncClient(transport=lanes.transport(), timeout=timeout), lanes.clocks
 
 
 async def resolve_model(client: "httpx.AsyncClient", config: BenchConfig) -> str:
@@ -56,7 +58,7 @@ async def resolve_model(client: "httpx.AsyncClient", config: BenchConfig) -> str
     return models[0]
 
 
-async def _level(client: "httpx.AsyncClient", config: BenchConfig, bodies: Sequence[bytes], offset: int,
+async def _level(client: "httpx.AsyncClient", clocks: list[Clock | None], config: BenchConfig, bodies: Sequence[bytes], offset: int,
                  concurrency: int, tick: Callable[[], None]) -> LevelReport:
     n = config.requests
     samples: list[RequestSample | None] = [None] * n
@@ -64,7 +66,8 @@ async def _level(client: "httpx.AsyncClient", config: BenchConfig, bodies: Seque
     for i in range(n):
         queue.put_nowait(i)
 
-    async def worker() -> None:
+    async def worker(k: int) -> None:
+        lane.set(k)  # this task's own connection
         # Closed loop: a worker sends its next request only when the previous one ended.
         while True:
             try:
@@ -72,11 +75,11 @@ async def _level(client: "httpx.AsyncClient", config: BenchConfig, bodies: Seque
             except asyncio.QueueEmpty:
                 return
             body = bodies[(offset + i) % len(bodies)]
-            samples[i] = await stream_request(client, config.endpoint, config.headers, body)
+            samples[i] = await stream_request(client, config.endpoint, config.headers, body, clocks[k])
             tick()
 
     cpu0, t0 = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, n))))
+    await asyncio.gather(*(worker(k) for k in range(min(concurrency, n))))
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     return summarise([s for s in samples if s is not None], concurrency, wall, cpu)
 
@@ -92,17 +95,18 @@ async def run_bench(config: BenchConfig, progress: Progress | None = None) -> Be
         if progress is not None:
             progress(done, total)
 
-    async with _client(config, max(config.concurrency)) as client:
+    client, clocks = _client(config, max(config.concurrency))
+    async with client:
         model = config.model or await resolve_model(client, config)
         bodies = [request_body(model, p.messages, p.max_tokens or config.max_tokens) for p in config.prompts]
         # The first request goes alone: it may meet a cold container and must not
         # colour the figures of the concurrent levels.
-        first = first_request(await stream_request(client, config.endpoint, config.headers, bodies[0]))
+        first = first_request(await stream_request(client, config.endpoint, config.headers, bodies[0], clocks[0]))
         tick()
         levels: list[LevelReport] = []
         for k, c in enumerate(config.concurrency):
             offset = 1 + k * config.requests  # keep walking through the prompt list
-            levels.append(await _level(client, config, bodies, offset, c, tick))
+            levels.append(await _level(client, clocks, config, bodies, offset, c, tick))
 
     head = headline(levels)
     tokens = sum(lv.output_tokens for lv in levels)
@@ -134,11 +138,12 @@ def run_bench_sync(config: BenchConfig, progress: Progress | None = None) -> Ben
 
 async def send_one(config: BenchConfig) -> RequestSample:
     """One request on its own client (cold-start measurement)."""
-    async with _client(config, 1) as client:
+    client, clocks = _client(config, 1)
+    async with client:
         model = config.model or await resolve_model(client, config)
         p = config.prompts[0]
         return await stream_request(client, config.endpoint, config.headers,
-                                    request_body(model, p.messages, p.max_tokens or config.max_tokens))
+                                    request_body(model, p.messages, p.max_tokens or config.max_tokens), clocks[0])
 
 
 def send_one_sync(config: BenchConfig) -> RequestSample:
