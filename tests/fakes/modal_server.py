@@ -166,6 +166,10 @@ class FakeModalServer:
         self.port = self._server._server.sockets[0].getsockname()[1]
 
     def stop(self) -> None:
+        """Idempotent: a test may stop the server early to simulate an outage."""
+        if self._loop.is_closed():
+            return
+
         async def _stop() -> None:
             assert self._server is not None
             self._server.close()

@@ -45,10 +45,12 @@ def translate_error(exc: BaseException, action: str, environment: str | None = N
 
     env = f" in environment {environment!r}" if environment else ""
     text = str(exc).strip() or type(exc).__name__
-    status = getattr(exc, "_grpc_status", None) or (exc.status if isinstance(exc, GRPCError) else None)
+    # SDK errors keep the gRPC status privately (reading .status warns); raw GRPCError has it.
+    status = getattr(exc, "_grpc_status", None) if isinstance(exc, mx.Error) else getattr(exc, "status", None)
     if isinstance(exc, mx.AuthError) or status == Status.UNAUTHENTICATED:
-        what = "no Modal credentials found" if "missing" in text.lower() else "Modal rejected the credentials"
-        return RemoteError(f"{what} while {action}: {text}", hint=CREDENTIALS_HINT)
+        if "token missing" in text.lower():
+            return RemoteError(f"no Modal credentials found while {action}", hint=CREDENTIALS_HINT)
+        return RemoteError(f"Modal rejected the credentials while {action}: {text}", hint=CREDENTIALS_HINT)
     if isinstance(exc, mx.PermissionDeniedError) or status == Status.PERMISSION_DENIED:
         return RemoteError(
             f"Modal denied permission while {action}{env}: {text}",
