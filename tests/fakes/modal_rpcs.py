@@ -91,8 +91,8 @@ class ModalRpcs(api_grpc.ModalClientBase):
         req = await stream.recv_message()
         with self.state.lock:
             app = self.state.app(req.app_id)
-            # Only an app that never finished initializing goes away (as on Modal).
-            if app is not None and app.state == api_pb2.APP_STATE_INITIALIZING:
+            # An ephemeral app (or one that never finished initializing) goes away, as on Modal.
+            if app is not None and app.state in (api_pb2.APP_STATE_INITIALIZING, api_pb2.APP_STATE_EPHEMERAL):
                 app.state = api_pb2.APP_STATE_STOPPED
         await stream.send_message(Empty())
 
@@ -513,6 +513,41 @@ class ModalRpcs(api_grpc.ModalClientBase):
             fn.override = override
             current = fn.effective_settings()
         await stream.send_message(api_pb2.FunctionUpdateSchedulingParamsResponse(current_settings=current))
+
+    async def FunctionMap(self, stream: Any) -> None:
+        """Runs the test's handler for the function right away; the output waits for FunctionGetOutputs."""
+        from modal._serialization import deserialize_data_format, serialize_data_format
+
+        req = await stream.recv_message()
+        with self.state.lock:
+            fn = self._function(req.function_id)
+            call_id = self.state.new_id("fc")
+        item = req.pipelined_inputs[0]
+        handler = self.state.function_handlers.get(fn.tag)
+        fmt = api_pb2.DATA_FORMAT_PICKLE
+        if handler is None:
+            result = GS(status=GS.GENERIC_STATUS_FAILURE, exception=f"no container runs in the fake: register state.function_handlers[{fn.tag!r}]")
+        else:
+            args, kwargs = deserialize_data_format(item.input.args, item.input.data_format, None)
+            try:
+                value = handler(self.state, *args, **kwargs)
+                result = GS(status=GS.GENERIC_STATUS_SUCCESS, data=serialize_data_format(value, fmt))
+            except Exception as exc:  # noqa: BLE001 - becomes the remote failure
+                result = GS(status=GS.GENERIC_STATUS_FAILURE, exception=f"{type(exc).__name__}: {exc}")
+        input_id = self.state.new_id("in")
+        with self.state.lock:
+            self.state.function_calls[call_id] = api_pb2.FunctionGetOutputsItem(result=result, idx=0, input_id=input_id, data_format=fmt)
+        resp = api_pb2.FunctionMapResponse(function_call_id=call_id, function_call_jwt=f"jwt-{call_id}")
+        resp.pipelined_inputs.add(idx=0, input_id=input_id, input_jwt=f"jwt-{input_id}")
+        await stream.send_message(resp)
+
+    async def FunctionGetOutputs(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        with self.state.lock:
+            out = self.state.function_calls.get(req.function_call_id)
+            if out is None:
+                raise _not_found(f"function call {req.function_call_id}")
+        await stream.send_message(api_pb2.FunctionGetOutputsResponse(outputs=[out], idxs=[0], num_unfinished_inputs=0))
 
     # -- workspace --------------------------------------------------------------------------
     async def WorkspaceNameLookup(self, stream: Any) -> None:

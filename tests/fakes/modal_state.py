@@ -13,7 +13,7 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from modal_proto import api_pb2
 
@@ -127,6 +127,10 @@ class ControlPlaneState:
         self.billing_rates: dict[str, str] = {"gpu.a10": "0.000306", "gpu.t4": "0.000164", "cpu": "0.0000131"}
         self.log_lines: list[str] = ["Ollama server starting", "omc phase=ready"]
         self.clock = time.time
+        # No container runs here: a test says what a remote call of a function does
+        # (handler(state, *args, **kwargs) -> return value; raise to fail the call).
+        self.function_handlers: dict[str, Callable[..., Any]] = {}
+        self.function_calls: dict[str, api_pb2.FunctionGetOutputsItem] = {}  # call id -> output
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids):06d}"
@@ -160,6 +164,9 @@ class ControlPlaneState:
         """Record a deployment; None when nothing changed (Modal's "Deployment skipped")."""
         cur = app.current
         function_ids, class_ids = dict(req.function_ids), dict(req.class_ids)
+        if req.app_state != api_pb2.APP_STATE_DEPLOYED:  # `app.run()`: ephemeral, no version
+            app.state, app.function_ids, app.class_ids = req.app_state, function_ids, class_ids
+            return None
         if (
             cur is not None
             and app.state == api_pb2.APP_STATE_DEPLOYED

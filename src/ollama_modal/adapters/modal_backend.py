@@ -64,6 +64,8 @@ def translate_error(exc: BaseException, action: str, environment: str | None = N
     transient = (mx.ServiceError, mx.InternalError, mx.ConnectionError, mx.TimeoutError, asyncio.TimeoutError, OSError)
     if isinstance(exc, transient) or status in (Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED, Status.INTERNAL):
         return RemoteError(f"Modal is unreachable or failing while {action}: {text}", hint=RETRY_HINT)
+    if isinstance(exc, mx.RemoteError):  # user code raised inside the container
+        return RemoteError(f"{action} failed on Modal: {text}", hint="the app's logs say more: omc logs")
     if isinstance(exc, (mx.Error, GRPCError)):
         return RemoteError(f"Modal refused {action}{env}: {text}")
     return None
@@ -147,9 +149,7 @@ class ModalBackend:
         env = environment or self.environment
         progress = on_progress or (lambda _m: None)
         with _imported(Path(path)) as module:
-            app = getattr(module, "app", None)
-            if not isinstance(app, modal.App):
-                raise ConfigError(f"{Path(path).name}: no modal.App named `app`", [f"{path}: define app = modal.App(...)"])
+            app = _member(module, "app", modal.App, path)
             with self._remote(f"deploying {app_name}", env):
                 before = self._lookup(app_name, env)
                 version_before = before.info().lifecycle.version if before is not None else None
@@ -166,6 +166,30 @@ class ModalBackend:
             skipped=version_before is not None and version == version_before,
             environment=env,
         )
+
+    def run_function(
+        self,
+        path: str | Path,
+        function_name: str,
+        environment: str | None = None,
+        on_progress: Progress | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Run one function of the app file in a temporary (ephemeral) app and return its result.
+
+        Used before the first deploy, e.g. to pull a model into a Volume. The app's logs go to
+        ``on_progress`` while it runs.
+        """
+        import modal
+
+        env = environment or self.environment
+        progress = on_progress or (lambda _m: None)
+        with _imported(Path(path)) as module:
+            app = _member(module, "app", modal.App, path)
+            fn = _member(module, function_name, modal.Function, path)
+            with self._remote(f"running {function_name}", env), _forward_output(progress, app_logs=True):
+                with app.run(environment_name=env):
+                    return fn.remote(**kwargs)
 
     @staticmethod
     def _web_urls(app: Any) -> dict[str, str]:
@@ -403,12 +427,27 @@ def _imported(path: Path) -> Iterator[Any]:
             sys.modules.pop(name, None)
 
 
+def _member(module: Any, name: str, kind: type, path: str | Path) -> Any:
+    value = getattr(module, name, None)
+    if not isinstance(value, kind):
+        raise ConfigError(
+            f"{Path(path).name}: no {kind.__module__.split('.')[0]}.{kind.__name__} named `{name}`",
+            [f"{path}: define `{name}`"],
+        )
+    return value
+
+
 @contextmanager
-def _forward_output(progress: Progress) -> Iterator[None]:
-    """Route the SDK's step messages and image build logs to ``progress`` (never stdout)."""
+def _forward_output(progress: Progress, app_logs: bool = False) -> Iterator[None]:
+    """Route the SDK's step messages, image build logs and (``app_logs``) the logs of a running
+    app to ``progress`` (never stdout)."""
     from modal._output.manager import DisabledOutputManager, OutputManager
 
     class Forward(DisabledOutputManager):
+        @property
+        def is_enabled(self) -> bool:
+            return app_logs  # the SDK streams an app's logs only to an enabled manager
+
         def step_completed(self, message: str) -> None:
             progress(_MARKUP.sub("", message).strip())
 
