@@ -43,156 +43,174 @@ def simulate_events(
     buffer_containers: int = 0,
 ) -> Usage:
     """``min_changes``: [(0, min at start), (t, new min), ...] in seconds from the span's start."""
-    cap = max_containers if max_containers is not None else 1 << 30
-    arrivals = a.tolist()
-    service = s.tolist()
-    n = len(arrivals)
-    lat = [0.0] * n
+    sim = _Sim(span, window, cold_start, concurrency, max_containers, buffer_containers, s.tolist(), a.tolist())
+    changes = list(min_changes)
+    sim.cur_min = int(changes[0][1])
+    for t, m in changes[1:]:
+        heapq.heappush(sim.heap, (float(t), _FLOOR, int(m), 0))
+    return sim.run()
 
-    # Per-container state, indexed by container id.
-    ready: list[float] = []
-    inflight: list[int] = []
-    idle_since: list[float] = []
-    up_since: list[float] = []
-    busy_since: list[float] = []
-    token: list[int] = []
-    rank_of: list[int] = []
-    alive: list[tuple[int, int]] = []  # (rank, cid), sorted by rank
-    overdue: set[int] = set()  # idle past W but kept by the floor
-    queue: deque[int] = deque()
 
-    heap: list[tuple[float, int, int, int]] = []  # (time, kind, seq/cid, token)
-    for t, m in list(min_changes)[1:]:
-        heapq.heappush(heap, (float(t), _FLOOR, int(m), 0))
+class _Sim:
+    """State of one run. The per-request loop in ``run`` is inlined for speed (~1.5 us/request)."""
 
-    st = {"billed": 0.0, "busy_t": 0.0, "busy": 0, "cold": 0, "cold_req": 0, "queued": 0, "seen": 0, "min": int(list(min_changes)[0][1])}
+    def __init__(self, span: float, window: float, cold_start: float, concurrency: int,
+                 max_containers: int | None, buffer: int, service: list[float], arrivals: list[float]) -> None:
+        self.span, self.window, self.cold_start, self.k = span, window, cold_start, concurrency
+        self.cap = max_containers if max_containers is not None else 1 << 30
+        self.buffer = buffer
+        self.service, self.arrivals = service, arrivals
+        self.lat = [0.0] * len(arrivals)
+        # Per-container state, indexed by container id; ``alive`` holds (rank, id) sorted by rank.
+        self.ready: list[float] = []
+        self.inflight: list[int] = []
+        self.idle_since: list[float] = []
+        self.up_since: list[float] = []
+        self.busy_since: list[float] = []
+        self.token: list[int] = []
+        self.rank_of: list[int] = []
+        self.alive: list[tuple[int, int]] = []
+        self.overdue: set[int] = set()  # idle past W but kept by the floor
+        self.queue: deque[int] = deque()
+        self.heap: list[tuple[float, int, int, int]] = []  # (time, kind, container or value, token)
+        self.billed = self.busy_t = 0.0
+        self.busy = self.cold = self.cold_req = self.queued = self.seen = self.cur_min = 0
 
-    def clip(x: float) -> float:
-        return span if x > span else x
+    def clip(self, x: float) -> float:
+        return self.span if x > self.span else x
 
-    def start_container(t: float, warm: bool = False) -> int:
-        cid = len(ready)
-        used = {r for r, _ in alive}
-        rank = next(r for r in range(len(alive) + 1) if r not in used)
-        r_t = t if warm else t + cold_start
-        ready.append(r_t)
-        inflight.append(0)
-        idle_since.append(r_t)
-        up_since.append(t)
-        busy_since.append(0.0)
-        token.append(0)
-        rank_of.append(rank)
-        insort(alive, (rank, cid))
+    def start_container(self, t: float, warm: bool = False) -> int:
+        cid = len(self.ready)
+        used = {r for r, _ in self.alive}
+        rank = next(r for r in range(len(self.alive) + 1) if r not in used)
+        r_t = t if warm else t + self.cold_start
+        self.ready.append(r_t)
+        self.inflight.append(0)
+        self.idle_since.append(r_t)
+        self.up_since.append(t)
+        self.busy_since.append(0.0)
+        self.token.append(0)
+        self.rank_of.append(rank)
+        insort(self.alive, (rank, cid))
         if not warm:
-            st["cold"] += 1
-        st["seen"] = max(st["seen"], len(alive))
-        heapq.heappush(heap, (r_t + window, _EXPIRE, cid, 0))
+            self.cold += 1
+        self.seen = max(self.seen, len(self.alive))
+        heapq.heappush(self.heap, (r_t + self.window, _EXPIRE, cid, 0))
         return cid
 
-    def stop(cid: int, t: float) -> None:
-        alive.remove((rank_of[cid], cid))
-        overdue.discard(cid)
-        st["billed"] += max(0.0, clip(t) - clip(up_since[cid]))
+    def stop(self, cid: int, t: float) -> None:
+        self.alive.remove((self.rank_of[cid], cid))
+        self.overdue.discard(cid)
+        self.billed += max(0.0, self.clip(t) - self.clip(self.up_since[cid]))
 
-    def floor() -> int:
-        b = st["busy"]
-        return min(cap, max(st["min"], b + buffer_containers if b else 0))
+    def floor(self) -> int:
+        b = self.busy
+        return min(self.cap, max(self.cur_min, b + self.buffer if b else 0))
 
-    def enforce(t: float) -> None:
-        fl = floor()
-        while len(alive) < fl:
-            start_container(t)
-        while len(alive) > fl and overdue:
-            stop(min(overdue, key=lambda c: (idle_since[c], c)), t)
+    def enforce(self, t: float) -> None:
+        fl = self.floor()
+        while len(self.alive) < fl:
+            self.start_container(t)
+        while len(self.alive) > fl and self.overdue:
+            self.stop(min(self.overdue, key=lambda c: (self.idle_since[c], c)), t)
 
-    def assign(i: int, cid: int, t: float) -> None:
-        begin = ready[cid] if ready[cid] > t else t
-        if begin > t:
-            st["cold_req"] += 1
-        lat[i] = begin - arrivals[i] + service[i]
-        inflight[cid] += 1
-        if inflight[cid] == 1:
-            token[cid] += 1
-            overdue.discard(cid)
-            busy_since[cid] = t
-            st["busy"] += 1
-            if buffer_containers:
-                enforce(t)
-        heapq.heappush(heap, (begin + service[i], _COMPLETE, cid, 0))
+    def became_busy(self, cid: int, t: float) -> None:
+        self.token[cid] += 1
+        self.overdue.discard(cid)
+        self.busy_since[cid] = t
+        self.busy += 1
+        if self.buffer:
+            self.enforce(t)
 
-    def choose(t: float) -> int | None:
-        best = None
-        for _, cid in alive:
-            if inflight[cid] < concurrency:
-                if ready[cid] <= t:
-                    return cid
-                if best is None or ready[cid] < ready[best]:
-                    best = cid
-        return best
+    def became_idle(self, cid: int, t: float) -> None:
+        self.busy -= 1
+        self.busy_t += max(0.0, self.clip(t) - self.clip(self.busy_since[cid]))
+        self.idle_since[cid] = t
+        self.token[cid] += 1
+        heapq.heappush(self.heap, (t + self.window, _EXPIRE, cid, self.token[cid]))
+        if self.buffer:
+            self.enforce(t)
 
-    def handle(t: float, kind: int, x: int, tok: int) -> None:
+    def handle(self, t: float, kind: int, x: int, tok: int) -> None:
         if kind == _COMPLETE:
-            cid = x
-            if queue:  # the freed slot goes straight to the longest-waiting request
-                i = queue.popleft()
-                lat[i] = t - arrivals[i] + service[i]
-                heapq.heappush(heap, (t + service[i], _COMPLETE, cid, 0))
+            if self.queue:  # the freed slot goes straight to the longest-waiting request
+                i = self.queue.popleft()
+                self.lat[i] = t - self.arrivals[i] + self.service[i]
+                heapq.heappush(self.heap, (t + self.service[i], _COMPLETE, x, 0))
                 return
-            inflight[cid] -= 1
-            if inflight[cid] == 0:
-                st["busy"] -= 1
-                st["busy_t"] += max(0.0, clip(t) - clip(busy_since[cid]))
-                idle_since[cid] = t
-                token[cid] += 1
-                heapq.heappush(heap, (t + window, _EXPIRE, cid, token[cid]))
-                if buffer_containers:
-                    enforce(t)
+            self.inflight[x] -= 1
+            if self.inflight[x] == 0:
+                self.became_idle(x, t)
         elif kind == _EXPIRE:
-            cid = x
-            if tok != token[cid] or (rank_of[cid], cid) not in alive or inflight[cid]:
+            if tok != self.token[x] or self.inflight[x] or (self.rank_of[x], x) not in self.alive:
                 return
-            if len(alive) - 1 >= floor():
-                stop(cid, t)
+            if len(self.alive) - 1 >= self.floor():
+                self.stop(x, t)
             else:
-                overdue.add(cid)
+                self.overdue.add(x)
         else:  # _FLOOR
-            st["min"] = x
-            enforce(t)
+            self.cur_min = x
+            self.enforce(t)
 
-    for _ in range(min(cap, st["min"])):
-        start_container(0.0, warm=True)
-
-    for i in range(n):
-        t = arrivals[i]
-        while heap and (heap[0][0] < t or (heap[0][0] == t and heap[0][1] < _ARRIVAL)):
-            et, kind, x, tok = heapq.heappop(heap)
+    def run(self) -> Usage:
+        heap, alive, ready, inflight, service, lat = self.heap, self.alive, self.ready, self.inflight, self.service, self.lat
+        k, handle, pop, push = self.k, self.handle, heapq.heappop, heapq.heappush
+        for _ in range(min(self.cap, self.cur_min)):
+            self.start_container(0.0, warm=True)
+        for i, t in enumerate(self.arrivals):
+            while heap and (heap[0][0] < t or (heap[0][0] == t and heap[0][1] < _ARRIVAL)):
+                et, kind, x, tok = pop(heap)
+                if kind == _COMPLETE and not self.queue:
+                    inflight[x] -= 1  # inlined common case of handle()
+                    if not inflight[x]:
+                        self.became_idle(x, et)
+                else:
+                    handle(et, kind, x, tok)
+            # Lowest-ranked ready container with a free slot, else the starting one ready first.
+            cid = -1
+            wait = None
+            for _, c in alive:
+                if inflight[c] < k:
+                    if ready[c] <= t:
+                        cid = c
+                        break
+                    if wait is None or ready[c] < ready[wait]:
+                        wait = c
+            if cid < 0:
+                if wait is not None:
+                    cid = wait
+                elif len(alive) < self.cap:
+                    cid = self.start_container(t)
+                else:
+                    self.queued += 1
+                    self.queue.append(i)
+                    continue
+            begin = ready[cid]
+            if begin > t:
+                self.cold_req += 1
+            else:
+                begin = t
+            lat[i] = begin - t + service[i]
+            inflight[cid] += 1
+            if inflight[cid] == 1:
+                self.became_busy(cid, t)
+            push(heap, (begin + service[i], _COMPLETE, cid, 0))
+        while heap:
+            et, kind, x, tok = pop(heap)
+            if kind == _EXPIRE and et >= self.span and not self.queue:
+                continue  # past the span nothing is billed; containers still up are cut at the end
             handle(et, kind, x, tok)
-        cid = choose(t)
-        if cid is None and len(alive) < cap:
-            cid = start_container(t)
-        if cid is None:
-            st["queued"] += 1
-            queue.append(i)
-        else:
-            assign(i, cid, t)
-    while heap:
-        et, kind, x, tok = heapq.heappop(heap)
-        if kind == _EXPIRE and et >= span and not queue:
-            # Past the span nothing is billed; remaining containers are cut at the end.
-            continue
-        handle(et, kind, x, tok)
-
-    for _, cid in list(alive):
-        st["billed"] += max(0.0, span - clip(up_since[cid]))
-        if inflight[cid]:
-            st["busy_t"] += max(0.0, span - clip(busy_since[cid]))
-    return Usage(
-        container_seconds=st["billed"],
-        busy_seconds=st["busy_t"],
-        cold_starts=st["cold"],
-        cold_requests=st["cold_req"],
-        queued_requests=st["queued"],
-        latencies=np.asarray(lat),
-        max_containers_seen=st["seen"],
-        method="events",
-    )
+        for _, cid in list(alive):
+            self.billed += max(0.0, self.span - self.clip(self.up_since[cid]))
+            if inflight[cid]:
+                self.busy_t += max(0.0, self.span - self.clip(self.busy_since[cid]))
+        return Usage(
+            container_seconds=self.billed,
+            busy_seconds=self.busy_t,
+            cold_starts=self.cold,
+            cold_requests=self.cold_req,
+            queued_requests=self.queued,
+            latencies=np.asarray(lat),
+            max_containers_seen=self.seen,
+            method="events",
+        )

@@ -1,0 +1,241 @@
+"""Find the cheapest GPU tier and warm-keeping setting that meets a p95 latency goal.
+
+Search space: GPU tiers the model fits x scaledown windows x min_containers x (optionally)
+schedules. Branch and bound keeps it fast: every candidate gets a cheap lower bound on its
+bill, candidates are simulated cheapest-bound first, and the search stops once the best
+setting found so far costs no more than the next bound. Arrivals are generated once and
+shared; per GPU the service times and the no-wait concurrency are computed once.
+
+The bound for a candidate (billed container-seconds) is the largest of:
+* min_containers x span (always up);
+* total service seconds / concurrency (a container serves at most that many at once);
+* the length of the union of [a_i, a_i + s_min + W]: the container serving request i is up
+  from its arrival until at least W after it finishes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import catalog
+from ..pricing import Rates
+from .coldstart import estimate_cold_start
+from .fastpath import _inflight_base
+from .schedule import WarmWindow
+from .service import ServiceModel, service_times
+from .simulator import Machine, Policy, SimResult, min_changes, price, usage_for
+from .traffic import Traffic
+
+DEFAULT_WINDOWS = (2, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600)
+DEFAULT_MIN_CONTAINERS = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    gpu: str
+    scaledown_window: int
+    min_containers: int
+    schedule: str  # "none" or the name the caller gave a schedule
+    monthly_cost_usd: float
+    latency_p95_s: float
+    cold_start_fraction: float
+    idle_fraction: float
+    meets_goal: bool
+    within_budget: bool
+    cold_start_s: float
+    method: str
+
+    @property
+    def ok(self) -> bool:
+        return self.meets_goal and self.within_budget
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Recommendation:
+    choice: Candidate | None
+    candidates: list[Candidate]  # simulated ones, ranked: acceptable by cost, then the rest by p95
+    explanation: str
+    p95_goal_s: float
+    budget_usd: float | None
+    evaluated: int
+    pruned: int
+    results: dict[tuple[str, int, int, str], SimResult] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "choice": self.choice.to_dict() if self.choice else None,
+            "candidates": [c.to_dict() for c in self.candidates],
+            "explanation": self.explanation,
+            "p95_goal_s": self.p95_goal_s,
+            "budget_usd": self.budget_usd,
+            "evaluated": self.evaluated,
+            "pruned": self.pruned,
+        }
+
+
+class _UnionOfFixedIntervals:
+    """|union of [a_i, a_i + L]| inside [0, span] for any L, in O(log n) after one sort."""
+
+    def __init__(self, a: np.ndarray, span: float) -> None:
+        self.gaps = np.sort(np.diff(a))
+        self.cum = np.concatenate(([0.0], np.cumsum(self.gaps)))
+        self.tail = span - float(a[-1]) if a.size else 0.0
+        self.n = a.size
+
+    def __call__(self, length: float) -> float:
+        if self.n == 0:
+            return 0.0
+        k = int(np.searchsorted(self.gaps, length, side="left"))  # gaps shorter than L count whole
+        return float(self.cum[k] + length * (self.gaps.size - k) + min(length, self.tail))
+
+
+@dataclass
+class _Gpu:
+    model: catalog.GpuModel
+    service: np.ndarray
+    machine: Machine
+    cold_start: float
+    arrivals: np.ndarray
+    _inflight_max: int | None = None
+
+    @property
+    def inflight_max(self) -> int:
+        # Only GPUs that get simulated pay for this sort-and-search.
+        if self._inflight_max is None:
+            a = self.arrivals
+            self._inflight_max = int(_inflight_base(a, a + self.service).max()) if a.size else 0
+        return self._inflight_max
+
+
+def _rates_for(rates: Callable[[catalog.GpuModel], Rates] | Mapping[str, Rates] | None, gpu: catalog.GpuModel) -> Rates:
+    if rates is None:
+        return Rates(gpu_per_second=gpu.price_per_second)
+    if callable(rates):
+        return rates(gpu)
+    return rates.get(gpu.name) or Rates(gpu_per_second=gpu.price_per_second)
+
+
+def recommend(
+    traffic: Traffic,
+    *,
+    model_bytes: float,
+    p95_goal_s: float,
+    fits: Callable[[catalog.GpuModel], bool] = lambda g: True,
+    gpus: Iterable[str] | None = None,
+    concurrency: int = 4,
+    windows: Sequence[int] = DEFAULT_WINDOWS,
+    min_containers: Sequence[int] = DEFAULT_MIN_CONTAINERS,
+    schedules: Mapping[str, Sequence[WarmWindow]] | None = None,
+    budget_usd: float | None = None,
+    service: ServiceModel = ServiceModel(),
+    rates: Callable[[catalog.GpuModel], Rates] | Mapping[str, Rates] | None = None,
+    cold_start: Callable[[catalog.GpuModel], float] | None = None,
+    gpu_count: int = 1,
+    max_containers: int | None = None,
+    buffer_containers: int = 0,
+) -> Recommendation:
+    """Cheapest (GPU, scaledown_window, min_containers, schedule) with p95 <= goal (and <= budget).
+
+    ``schedules`` maps a name to warm windows, e.g. ``{"none": (), "profile": windows}``;
+    by default no schedule is tried. ``cold_start`` returns seconds for a GPU (default: the
+    estimate in coldstart.py with the weights on a Volume).
+    """
+    if p95_goal_s <= 0:
+        raise ValueError("the p95 goal must be positive")
+    schedules = dict(schedules) if schedules else {"none": ()}
+    names = list(gpus) if gpus is not None else list(catalog.GPUS)
+    a, span = traffic.times, traffic.span
+    scale = catalog.SECONDS_PER_MONTH / span
+
+    tiers: list[_Gpu] = []
+    for name in names:
+        g = catalog.lookup_gpu(name)
+        if g is None or not fits(g):
+            continue
+        svc = service_times(service, traffic.requests, g, model_bytes, gpu_count=gpu_count, output_tokens=traffic.output_tokens)
+        cs = cold_start(g) if cold_start else estimate_cold_start(g, model_bytes, gpu_count=gpu_count).total_s
+        tiers.append(_Gpu(model=g, service=svc, machine=Machine(_rates_for(rates, g), gpu_count), cold_start=cs, arrivals=a))
+    if not tiers:
+        raise ValueError("no GPU tier fits the model; pick a smaller model or quantisation")
+
+    union = _UnionOfFixedIntervals(a, span)
+    changes = {
+        (sname, m): min_changes(Policy(scaledown_window=2, min_containers=m, schedule=tuple(wins)), traffic)
+        for sname, wins in schedules.items() for m in min_containers
+    }
+    queue = []
+    for t in tiers:
+        service_total = float(t.service.sum())
+        service_min = float(t.service.min()) if t.service.size else 0.0
+        for sname in schedules:
+            for m in min_containers:
+                for w in windows:
+                    bound = max(m * span, service_total / concurrency, union(service_min + w))
+                    queue.append((bound * scale * t.machine.per_second, t.model.name, w, m, sname, t))
+    queue.sort(key=lambda q: q[:5])
+
+    best: float = math.inf
+    evaluated: list[Candidate] = []
+    results: dict[tuple[str, int, int, str], SimResult] = {}
+    for bound, _, w, m, sname, t in queue:
+        if bound >= best or (budget_usd is not None and bound > budget_usd):
+            break  # sorted by bound: nothing later can beat the best or fit the budget either
+        policy = Policy(scaledown_window=w, concurrency=concurrency, min_containers=m, max_containers=max_containers,
+                        buffer_containers=buffer_containers, schedule=tuple(schedules[sname]))
+        usage = usage_for(traffic, t.service, policy, t.cold_start, changes=changes[(sname, m)],
+                          base_inflight_max=t.inflight_max)
+        res = price(usage, span, t.machine, traffic.requests, t.cold_start)
+        results[(t.model.name, w, m, sname)] = res
+        cand = Candidate(
+            gpu=t.model.name, scaledown_window=w, min_containers=m, schedule=sname,
+            monthly_cost_usd=res.monthly_cost_usd, latency_p95_s=res.latency_s["p95"],
+            cold_start_fraction=res.cold_start_fraction, idle_fraction=res.idle_fraction,
+            meets_goal=res.latency_s["p95"] <= p95_goal_s,
+            within_budget=budget_usd is None or res.monthly_cost_usd <= budget_usd,
+            cold_start_s=t.cold_start, method=res.method,
+        )
+        evaluated.append(cand)
+        if cand.ok:
+            best = min(best, cand.monthly_cost_usd)
+
+    ranked = sorted(evaluated, key=lambda c: (not c.ok, c.monthly_cost_usd if c.ok else c.latency_p95_s, c.monthly_cost_usd))
+    choice = ranked[0] if ranked and ranked[0].ok else None
+    rec = Recommendation(choice, ranked, "", p95_goal_s, budget_usd, len(evaluated), len(queue) - len(evaluated), results)
+    rec.explanation = explain(rec, traffic)
+    return rec
+
+
+def explain(rec: Recommendation, traffic: Traffic) -> str:
+    days = traffic.span / 86400
+    goal = f"p95 latency <= {rec.p95_goal_s:g} s"
+    searched = (f"{rec.evaluated} settings simulated over {days:.1f} days of traffic ({traffic.mean_rpm:.1f} requests/min); "
+                f"{rec.pruned} more ruled out because a lower bound on their cost was already higher")
+    c = rec.choice
+    if c is None:
+        fastest = min(rec.candidates, key=lambda x: x.latency_p95_s, default=None)
+        if fastest is not None and fastest.meets_goal and rec.budget_usd is not None:
+            return (f"No setting meets {goal} within ${rec.budget_usd:,.2f}/month: the cheapest that meets the goal, "
+                    f"{fastest.gpu} with scaledown_window {fastest.scaledown_window} s and min_containers "
+                    f"{fastest.min_containers}, costs ${fastest.monthly_cost_usd:,.2f}/month. Raise the budget or relax the goal. "
+                    f"{searched}.")
+        best = f" The best p95 seen was {fastest.latency_p95_s:.1f} s ({fastest.gpu}, min_containers {fastest.min_containers})." if fastest else ""
+        return (f"No setting meets {goal}.{best} Cold starts ({fastest.cold_start_s if fastest else 0:.0f} s) or queueing dominate: "
+                f"keep a container warm (min_containers or a schedule), raise max_inputs, or relax the goal. {searched}.")
+    sched = "" if c.schedule == "none" else f" with the {c.schedule} warm schedule"
+    text = (f"{c.gpu} with scaledown_window {c.scaledown_window} s and min_containers {c.min_containers}{sched} is the "
+            f"cheapest setting that meets {goal}: ${c.monthly_cost_usd:,.2f}/month, p95 {c.latency_p95_s:.1f} s, "
+            f"{c.cold_start_fraction:.1%} of requests wait for a cold start (~{c.cold_start_s:.0f} s each) and "
+            f"{c.idle_fraction:.0%} of the bill is idle time. {searched}.")
+    runner_up = next((x for x in rec.candidates[1:] if x.ok and x.gpu != c.gpu), None)
+    if runner_up:
+        text += (f" The cheapest simulated setting on another GPU, {runner_up.gpu} (scaledown_window {runner_up.scaledown_window} s, "
+                 f"min_containers {runner_up.min_containers}), costs ${runner_up.monthly_cost_usd - c.monthly_cost_usd:,.2f} more.")
+    return text
