@@ -1,0 +1,113 @@
+"""Cold start: phase lines parsed from logs, and the breakdown built with injected callables."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ollama_modal.bench.client import RequestSample
+from ollama_modal.bench.cold import latest_boot, measure_cold_start, parse_phase_line
+from ollama_modal.errors import RemoteError
+
+
+def phase(name: str, seconds: float, since: float, model: str = "qwen2.5-coder:7b") -> str:
+    return json.dumps({"event": "omc.phase", "phase": name, "seconds": seconds, "since_start": since, "model": model})
+
+
+BOOT = [
+    "2026-11-28T12:00:00Z ta-01 " + phase("process_started", 1.5, 1.5),
+    "Ollama is starting on 127.0.0.1:11434",
+    phase("server_ready", 2.0, 3.5),
+    "{not json omc.phase",
+    '{"event": "other", "phase": "model_loaded"}',
+    phase("model_loaded", 12.0, 15.5),
+    phase("warmup_done", 1.5, 17.0),
+]
+
+
+def sample(ttft_ms: float | None, error: str | None = None) -> RequestSample:
+    s = RequestSample(sent_ns=0, error=error)
+    if ttft_ms is not None:
+        s.token_ns = [int(ttft_ms * 1e6)]
+        s.end_ns = int(ttft_ms * 1e6) + 1
+    return s
+
+
+def test_parse_phase_line():
+    ev = parse_phase_line(BOOT[0])
+    assert ev and ev.phase == "process_started" and ev.seconds == 1.5 and ev.model == "qwen2.5-coder:7b"
+    for line in BOOT[1], BOOT[3], BOOT[4], phase("unknown_phase", 1, 1), "":
+        assert parse_phase_line(line) is None
+
+
+def test_latest_boot_wins_and_model_filters():
+    older = [phase("process_started", 9, 9), phase("server_ready", 9, 18)]
+    boot = latest_boot(older + BOOT)
+    assert set(boot) == {"process_started", "server_ready", "model_loaded", "warmup_done"}
+    assert boot["server_ready"].seconds == 2.0
+    assert latest_boot(BOOT, model="other:1b") == {}
+
+
+def test_breakdown_adds_up_to_the_cold_ttft():
+    calls: list[str] = []
+    samples = iter([sample(25_000.0), sample(300.0)])
+
+    def ensure() -> None:
+        calls.append("ensure")
+
+    def one() -> RequestSample:
+        calls.append("request")
+        return next(samples)
+
+    r = measure_cold_start(one, ensure, lambda: BOOT)
+    assert calls == ["ensure", "request", "request"]
+    b = r.breakdown
+    assert (b.server_start_s, b.model_load_s, b.warmup_s, b.first_token_s) == (2.0, 12.0, 1.5, 0.3)
+    assert b.container_start_s == pytest.approx(25.0 - 2.0 - 12.0 - 1.5 - 0.3)
+    assert r.ok and r.cold_ttft_ms == 25_000.0 and r.warm_ttft_ms == 300.0 and r.notes == []
+    assert r.phases["model_loaded"] == {"seconds": 12.0, "since_start": 15.5}
+
+
+def test_async_callables_are_awaited():
+    samples = iter([sample(20_000.0), sample(200.0)])
+
+    async def one():
+        return next(samples)
+
+    async def ensure():
+        return True
+
+    async def lines():
+        return BOOT
+
+    r = measure_cold_start(one, ensure, lines)
+    assert r.breakdown.first_token_s == 0.2 and r.breakdown.container_start_s == pytest.approx(4.3)
+
+
+def test_containers_still_running_is_a_remote_error():
+    with pytest.raises(RemoteError, match="still running"):
+        measure_cold_start(lambda: sample(1.0), lambda: False, lambda: [])
+
+
+def test_no_phase_lines_is_explained():
+    samples = iter([sample(800.0), sample(300.0)])
+    r = measure_cold_start(lambda: next(samples), lambda: None, lambda: ["plain log line"])
+    assert r.breakdown.container_start_s is None and r.breakdown.first_token_s == 0.3
+    assert "no omc.phase lines" in r.notes[0]
+
+
+def test_phases_longer_than_the_wait_are_flagged():
+    samples = iter([sample(5_000.0), sample(300.0)])
+    r = measure_cold_start(lambda: next(samples), lambda: None, lambda: BOOT)
+    assert r.breakdown.container_start_s == 0.0 and "earlier start-up" in r.notes[0]
+
+
+def test_failed_cold_request_and_failed_warm_request():
+    r = measure_cold_start(lambda: sample(None, "timeout"), lambda: None, lambda: BOOT[:3])
+    assert not r.ok and r.error == "timeout" and r.warm_ttft_ms is None
+    assert r.breakdown.container_start_s is None and "model_loaded" in r.notes[0]
+    samples = iter([sample(30_000.0), sample(None, "http_503")])
+    r = measure_cold_start(lambda: next(samples), lambda: None, lambda: BOOT)
+    assert r.breakdown.first_token_s is None and any("warm follow-up" in n for n in r.notes)
+    assert r.breakdown.container_start_s == pytest.approx(30.0 - 15.5)
