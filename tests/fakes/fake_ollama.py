@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -103,6 +104,12 @@ def now_iso() -> str:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-ollama"
+
+    def setup(self) -> None:
+        super().setup()
+        # Go (and so Ollama) sets TCP_NODELAY on every connection; without it small streamed
+        # writes wait for delayed ACKs (~40 ms) and the timings stop meaning anything.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, fmt: str, *args: object) -> None:  # quiet access log, like Gin in release mode
         pass

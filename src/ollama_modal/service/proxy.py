@@ -153,25 +153,26 @@ class _Proxy:
 async def _relay(response: httpx.Response, receive: Any, send: Any) -> None:
     resp_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.multi_items() if k.lower() not in HOP_BY_HOP]
     await send({"type": "http.response.start", "status": response.status_code, "headers": resp_headers})
-    disconnected = False
+    finished = disconnected = False
     async with anyio.create_task_group() as tg:
 
         async def watch_disconnect() -> None:
+            # Servers on ASGI spec < 2.4 report a gone client only through receive().
             nonlocal disconnected
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    disconnected = True
-                    tg.cancel_scope.cancel()
-                    return
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            if not finished:  # after the last chunk, receive() returning disconnect is normal
+                disconnected = True
+                tg.cancel_scope.cancel()
 
         tg.start_soon(watch_disconnect)
         try:
             async for chunk in response.aiter_raw():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            finished = True
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
-            disconnected = True  # the server reports a gone client by failing send()
+            disconnected = True  # servers on spec 2.4 report it by failing send()
         except httpx.TransportError as e:
             _log(f"upstream stream broke midway: {type(e).__name__}")
             raise

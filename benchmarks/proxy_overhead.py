@@ -1,0 +1,192 @@
+"""Latency the container proxy adds to streamed responses, against a direct baseline.
+
+In one run: the fake ``ollama serve`` (tests/fakes/fake_ollama.py) streams SSE chat
+completions with a fixed schedule (token i at request + TTFT + i * ITL); the same requests go
+straight to it and through the proxy (uvicorn, one worker, bearer auth on, in its own process),
+at 1, 8 and 32 concurrent streams, alternating direct and proxied batches so machine noise
+hits both. Loopback only.
+
+    python benchmarks/proxy_overhead.py [--requests 48] [--tokens 32] [--json]
+
+Prints, per concurrency: TTFT p50 direct and proxied, TTFT p50 added (ms), per-token added
+(ms: the extra time between first and last token, divided by the tokens after the first), the
+proxied/direct TTFT ratio and the proxy's own CPU time per stream (from /proc). Goal: <= 2 ms TTFT p50 added and <= 0.2 ms per token.
+Exits 1 when a goal is missed (at concurrency 1, where the figures are not CPU contention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+FAKE = REPO / "tests" / "fakes" / "fake_ollama.py"
+MODEL = "bench-model:7b"
+KEY = "bench-key"
+GOAL_TTFT_MS = 2.0
+GOAL_TOKEN_MS = 0.2
+PROXY_SERVER = """
+import sys, uvicorn
+from ollama_modal.service.proxy import create_app
+from ollama_modal.service.settings import ServiceSettings
+settings = ServiceSettings.from_env()
+uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, limit: float = 20.0) -> None:
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise SystemExit(f"{url} did not come up within {limit:g} s")
+
+
+async def one_stream(client: httpx.AsyncClient, url: str, headers: dict[str, str], body: dict) -> tuple[float, float, int]:
+    """(ttft, first-to-last-token seconds, events) for one streamed chat completion."""
+    t0 = time.perf_counter()
+    first = last = None
+    events = 0
+    async with client.stream("POST", url, headers=headers, json=body) as r:
+        r.raise_for_status()
+        async for chunk in r.aiter_raw():
+            n = chunk.count(b"data: {")
+            if n:
+                now = time.perf_counter()
+                first = first or now
+                last = now
+                events += n
+    assert first is not None and last is not None, "no tokens arrived"
+    return first - t0, last - first, events
+
+
+async def batch(client: httpx.AsyncClient, url: str, headers: dict[str, str], body: dict, concurrency: int):
+    return await asyncio.gather(*(one_stream(client, url, headers, body) for _ in range(concurrency)))
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User+system CPU of a process from /proc (Linux); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(direct: str, proxied: str, concurrency: int, requests: int, tokens: int, proxy_pid: int) -> dict:
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True, "max_tokens": tokens}
+    auth = {"Authorization": f"Bearer {KEY}"}
+    results: dict[str, list[tuple[float, float, int]]] = {"direct": [], "proxied": []}
+    limits = httpx.Limits(max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        # Warm up connections on both paths.
+        await batch(client, direct, {}, body, concurrency)
+        await batch(client, proxied, auth, body, concurrency)
+        rounds = max(2, requests // concurrency)
+        before = cpu_seconds(proxy_pid)  # the proxy is idle during direct batches
+        for _ in range(rounds):
+            results["direct"] += await batch(client, direct, {}, body, concurrency)
+            results["proxied"] += await batch(client, proxied, auth, body, concurrency)
+        after = cpu_seconds(proxy_pid)
+        cpu = (after - before) if (before is not None and after is not None) else float("nan")
+    d, p = results["direct"], results["proxied"]
+    events = d[0][2]
+    ttft_d = statistics.median(x[0] for x in d) * 1000
+    ttft_p = statistics.median(x[0] for x in p) * 1000
+    span_d = statistics.median(x[1] for x in d) * 1000
+    span_p = statistics.median(x[1] for x in p) * 1000
+    return {
+        "concurrency": concurrency,
+        "requests": len(p),
+        "events_per_stream": events,
+        "ttft_p50_direct_ms": round(ttft_d, 3),
+        "ttft_p50_proxied_ms": round(ttft_p, 3),
+        "ttft_p50_added_ms": round(ttft_p - ttft_d, 3),
+        "per_token_added_ms": round((span_p - span_d) / max(events - 1, 1), 4),
+        "ttft_ratio": round(ttft_p / ttft_d, 3),
+        # Only proxied batches run while this is sampled: the proxy's own CPU per stream.
+        "proxy_cpu_ms_per_stream": round(cpu * 1000 / len(p), 2),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=32,
+                    help="proxied streams per concurrency level, at least 2 batches (same number direct)")
+    ap.add_argument("--tokens", type=int, default=24)
+    ap.add_argument("--ttft-ms", type=float, default=20.0, help="the fake's time to first token")
+    ap.add_argument("--itl-ms", type=float, default=10.0, help="the fake's time between tokens")
+    ap.add_argument("--concurrency", default="1,8,32")
+    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = ap.parse_args()
+
+    ollama_port, proxy_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = Path(tmp, "manifests/registry.ollama.ai/library/bench-model/7b")
+        manifest.parent.mkdir(parents=True)
+        manifest.write_text("{}")
+        env = {
+            **os.environ,
+            "OLLAMA_HOST": f"127.0.0.1:{ollama_port}", "OLLAMA_MODELS": tmp,
+            "FAKE_OLLAMA_TTFT": str(args.ttft_ms / 1000), "FAKE_OLLAMA_TOKEN_DELAY": str(args.itl_ms / 1000),
+            "FAKE_OLLAMA_TOKENS": str(args.tokens),
+            "OMC_MODEL": MODEL, "OMC_AUTH": "bearer", "OMC_API_KEYS": KEY,
+            "OMC_OLLAMA_BIN": f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE))}",
+        }
+        procs = [
+            subprocess.Popen([sys.executable, str(FAKE), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+            subprocess.Popen([sys.executable, "-c", PROXY_SERVER, str(proxy_port)], env=env, stdout=subprocess.DEVNULL),
+        ]
+        try:
+            wait_http(f"http://127.0.0.1:{ollama_port}/api/version")
+            wait_http(f"http://127.0.0.1:{proxy_port}/healthz")
+            direct = f"http://127.0.0.1:{ollama_port}/v1/chat/completions"
+            proxied = f"http://127.0.0.1:{proxy_port}/v1/chat/completions"
+            rows = [asyncio.run(measure(direct, proxied, int(c), args.requests, args.tokens, procs[1].pid))
+                    for c in args.concurrency.split(",")]
+        finally:
+            for p in procs:
+                p.terminate()
+                p.wait(10)
+
+    if args.json:
+        print(json.dumps({"goal": {"ttft_p50_added_ms": GOAL_TTFT_MS, "per_token_added_ms": GOAL_TOKEN_MS}, "results": rows}, indent=2))
+    else:
+        print(f"fake upstream: TTFT {args.ttft_ms:g} ms, {args.tokens} tokens every {args.itl_ms:g} ms; "
+              f"goal <= {GOAL_TTFT_MS:g} ms TTFT p50 added, <= {GOAL_TOKEN_MS:g} ms per token")
+        print(f"{'streams':>7} {'n':>4} {'TTFT direct':>12} {'TTFT proxied':>13} {'TTFT added':>11} "
+              f"{'per token added':>16} {'ratio':>6} {'proxy CPU/stream':>17}")
+        for r in rows:
+            print(f"{r['concurrency']:>7} {r['requests']:>4} {r['ttft_p50_direct_ms']:>9.2f} ms {r['ttft_p50_proxied_ms']:>10.2f} ms "
+                  f"{r['ttft_p50_added_ms']:>8.2f} ms {r['per_token_added_ms']:>13.3f} ms {r['ttft_ratio']:>6.3f} "
+                  f"{r['proxy_cpu_ms_per_stream']:>14.2f} ms")
+    single = rows[0]
+    ok = single["ttft_p50_added_ms"] <= GOAL_TTFT_MS and single["per_token_added_ms"] <= GOAL_TOKEN_MS
+    if not ok:
+        print(f"goal missed at {single['concurrency']} stream(s)", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
