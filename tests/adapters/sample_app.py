@@ -16,7 +16,7 @@ image = (
     .run_commands("curl -fsSL https://ollama.com/install.sh | OLLAMA_VERSION=0.9.0 sh")
     .pip_install("fastapi==0.115.0", "httpx==0.27.2")
     .env({{"OLLAMA_HOST": "127.0.0.1:11434", "OLLAMA_MODELS": "/models", "OLLAMA_KEEP_ALIVE": "-1"}})
-    .add_local_python_source("ollama_modal")
+    .add_local_python_source({local_source!r})
 )
 models = modal.Volume.from_name("omc-models", create_if_missing=True)
 api_keys = modal.Secret.from_name("omc-api-keys", required_keys=["OMC_API_KEYS"])
@@ -66,6 +66,7 @@ DEFAULTS = {
     "buffer_containers": 0,
     "max_containers": 3,
     "label": "omc-ollama",
+    "local_source": "ollama_modal",
 }
 
 

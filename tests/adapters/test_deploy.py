@@ -85,10 +85,16 @@ def test_publish_records_app_tags_and_deployment_tag(backend, modal_server, app_
     assert backend.get_tags("omc-ollama") == {"omc-managed": "1", "omc-config-hash": "abc123"}
 
 
-def test_unchanged_redeploy_is_skipped_and_keeps_the_version(backend, modal_server, app_file, api_secret):
-    first = backend.deploy_file(app_file(), "omc-ollama")
+def test_unchanged_redeploy_is_skipped_and_keeps_the_version(backend, modal_server, app_file, api_secret, tmp_path, monkeypatch):
+    # A package nobody edits while the test runs (the mounted source is part of "unchanged").
+    pkg = tmp_path / "src" / "omc_stable_src"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("VERSION = 1\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(pkg.parent))
+
+    first = backend.deploy_file(app_file(local_source="omc_stable_src"), "omc-ollama")
     progress: list[str] = []
-    again = backend.deploy_file(app_file(), "omc-ollama", on_progress=progress.append)
+    again = backend.deploy_file(app_file(local_source="omc_stable_src"), "omc-ollama", on_progress=progress.append)
 
     assert (first.version, again.version) == (1, 1)
     assert again.skipped and not first.skipped
@@ -96,6 +102,7 @@ def test_unchanged_redeploy_is_skipped_and_keeps_the_version(backend, modal_serv
     assert any("skipped" in m.lower() for m in progress)
     assert "AppGetLayout" in modal_server.methods()  # the redeploy reused the existing app
     # Images are content-addressed: the second deploy built nothing.
+    assert len(modal_server.calls("ImageGetOrCreate")) > len(modal_server.calls("ImageJoinStreaming"))
     assert len(modal_server.calls("ImageJoinStreaming")) == len(set(modal_server.state.built_images))
 
 
@@ -165,3 +172,16 @@ def test_module_is_imported_afresh_for_each_deploy(backend, modal_server, app_fi
 
     gpus = [_function(r).resources.gpu_config.gpu_type for r in modal_server.calls("FunctionCreate") if _function(r).is_class]
     assert gpus == ["T4", "L4"]
+
+
+def test_changed_mounted_source_is_a_real_redeploy(backend, modal_server, app_file, api_secret, tmp_path, monkeypatch):
+    pkg = tmp_path / "src" / "omc_stable_src"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("VERSION = 1\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(pkg.parent))
+    first = backend.deploy_file(app_file(local_source="omc_stable_src"), "omc-ollama")
+
+    (pkg / "__init__.py").write_text("VERSION = 2\n", encoding="utf-8")
+    again = backend.deploy_file(app_file(local_source="omc_stable_src"), "omc-ollama")
+
+    assert (first.version, again.version) == (1, 2) and not again.skipped

@@ -111,3 +111,13 @@ def test_unimplemented_rpcs_are_listed(modal_server):
         with be._remote("reading stats"):
             be._rpc("AppGetTimeRangeStats", api_pb2.AppGetTimeRangeStatsRequest())
     assert modal_server.servicer.unimplemented == ["AppGetTimeRangeStats"]
+
+
+def test_only_loopback_is_reachable_during_tests(modal_server):
+    import socket
+
+    from tests.fakes.modal_fixture import NetworkBlocked
+
+    with pytest.raises(NetworkBlocked):
+        socket.getaddrinfo("api.modal.com", 443)
+    assert socket.getaddrinfo("127.0.0.1", modal_server.port)

@@ -6,7 +6,8 @@ Register it from tests/conftest.py with ``pytest_plugins = ["tests.fakes.modal_f
 
 from __future__ import annotations
 
-from typing import Iterator
+import socket
+from typing import Any, Iterator
 
 import pytest
 
@@ -36,8 +37,30 @@ def reset_modal_client() -> None:
     modal.config._user_config = {}
 
 
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+class NetworkBlocked(OSError):
+    pass
+
+
+def block_non_local_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every connection starts with a name lookup (asyncio too): refuse all but loopback, so a
+    code path that would reach Modal, PyPI or telemetry fails loudly instead of leaving the box."""
+    real = socket.getaddrinfo
+
+    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name not in LOOPBACK:
+            raise NetworkBlocked(f"tests may only reach 127.0.0.1; blocked a lookup of {name!r}")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+
+
 @pytest.fixture
 def modal_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeModalServer]:
+    block_non_local_lookups(monkeypatch)
     server = FakeModalServer().start()
     monkeypatch.setenv("MODAL_SERVER_URL", server.url)
     monkeypatch.setenv("MODAL_TOKEN_ID", TOKEN_ID)
