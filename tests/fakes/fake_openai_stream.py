@@ -49,6 +49,8 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
                    help="send the first K tokens as delta.reasoning_content")
     p.add_argument("--split-writes", action="store_true", default=env("FAKE_OPENAI_SPLIT_WRITES") == "1",
                    help="write each SSE event in two TCP writes, split inside the JSON")
+    p.add_argument("--tls-cert", default=env("FAKE_OPENAI_TLS_CERT"), help="serve HTTPS with this PEM cert")
+    p.add_argument("--tls-key", default=env("FAKE_OPENAI_TLS_KEY"), help="... and this PEM key")
     return p.parse_args(argv)
 
 
@@ -69,6 +71,7 @@ class FakeServer:
         self.max_inflight = 0
         self.auth: set[str] = set()
         self.last_body: dict | None = None
+        self.late_ms: list[float] = []
 
     # -- HTTP plumbing -------------------------------------------------------------
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -104,11 +107,19 @@ class FakeServer:
 
     async def route(self, method: str, path: str, headers: dict, body: bytes,
                     received: float, writer: asyncio.StreamWriter) -> bool:
-        if method == "GET" and path == "/stats":
+        if method == "GET" and path.split("?")[0] == "/stats":
+            import statistics
+
+            late = self.late_ms
             await self.send_json(writer, 200, {
                 "requests": self.count, "max_inflight": self.max_inflight,
                 "authorization": sorted(self.auth), "last_body": self.last_body,
+                # How late this process wrote first tokens against their deadlines: a
+                # starved server moves the truth, which is not the client's error.
+                "first_token_late_ms_p50": statistics.median(late) if late else None,
             })
+            if path.endswith("?reset=1"):
+                self.late_ms = []
             return True
         if method == "GET" and path == "/v1/models":
             await self.send_json(writer, 200, {"object": "list", "data": [{"id": MODEL, "object": "model"}]})
@@ -183,6 +194,8 @@ class FakeServer:
                 writer.write(b"0\r\n\r\n")
                 return True
             field = "reasoning_content" if i < o.reasoning_tokens else "content"
+            if i == 0:
+                self.late_ms.append((loop_now() - first_at) * 1000)
             await event(chunk({"role": "assistant", field: f" tok{i}"}))
         await event(chunk({"role": "assistant", "content": ""}, "stop"))
         if (req.get("stream_options") or {}).get("include_usage") and not o.no_usage:
@@ -216,12 +229,12 @@ class Spawned:
             err = self.proc.stderr.read() if self.proc.stderr else ""
             raise RuntimeError(f"fake server did not start: {line!r} {err}")
         self.port = int(line.split()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https://localhost' if '--tls-cert' in args else 'http://127.0.0.1'}:{self.port}"
 
-    def stats(self) -> dict:
+    def stats(self, reset: bool = False) -> dict:
         import urllib.request
 
-        with urllib.request.urlopen(self.url + "/stats", timeout=10) as r:
+        with urllib.request.urlopen(self.url + "/stats" + ("?reset=1" if reset else ""), timeout=10) as r:
             return json.loads(r.read())
 
     def close(self) -> None:
@@ -254,7 +267,13 @@ def spawn(**opts: object) -> Spawned:
 async def main(argv: list[str] | None = None) -> None:
     opts = _options(argv)
     server = FakeServer(opts)
-    srv = await asyncio.start_server(server.handle, opts.host, opts.port, backlog=1024)
+    tls = None
+    if opts.tls_cert:
+        import ssl
+
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(opts.tls_cert, opts.tls_key)
+    srv = await asyncio.start_server(server.handle, opts.host, opts.port, backlog=1024, ssl=tls)
     port = srv.sockets[0].getsockname()[1]
     print(f"PORT {port}", flush=True)
     async with srv:
