@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
 
+pytest_plugins = ["tests.fakes.modal_fixture"]
+
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -23,7 +23,7 @@ VERSION = "omc-version"
 #: Deployed settings, for field-level plans against what runs: tag -> (label, reader).
 FIELDS: dict[str, tuple[str, object]] = {
     "omc-gpu": ("gpu", lambda p: gpu_text(p)),
-    "omc-model": ("model", lambda p: p.model.name),
+    "omc-model": ("model", lambda p: encode_model(p.model.name)),
     "omc-store": ("model store", lambda p: p.model.store),
     "omc-ollama": ("ollama version", lambda p: p.ollama.version),
     "omc-auth": ("auth", lambda p: p.server.auth),
@@ -46,6 +46,34 @@ def tag_value(value: object) -> str:
     """Any value in Modal's tag alphabet (``codellama:7b`` -> ``codellama_7b``; None -> ``none``)."""
     text = "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
     return (_ALPHABET.sub("_", text) or "_")[:63]
+
+
+_MODEL_ESCAPES = (("_", "_u"), (":", "_c"), ("/", "_s"))
+
+
+def encode_model(name: str) -> str:
+    """Reversible: ``codellama:7b`` -> ``codellama_c7b`` (tags allow no ':' or '/')."""
+    for raw, esc in _MODEL_ESCAPES:
+        name = name.replace(raw, esc)
+    return name
+
+
+def decode_model(text: str) -> str | None:
+    """Inverse of encode_model; None when the tag was cut at 63 characters or is not ours."""
+    if len(text) >= 63:
+        return None
+    out, i = [], 0
+    table = {esc[1]: raw for raw, esc in _MODEL_ESCAPES}
+    while i < len(text):
+        if text[i] == "_":
+            if i + 1 >= len(text) or text[i + 1] not in table:
+                return None
+            out.append(table[text[i + 1]])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
 
 
 def gpu_text(profile: Profile) -> str:
@@ -94,7 +122,7 @@ class FieldChange:
 
     @property
     def changed(self) -> bool:
-        return self.deployed != tag_value(self.desired)
+        return self.deployed not in (self.desired, tag_value(self.desired))
 
 
 def diff(profile: Profile, deployed_tags: dict[str, str] | None) -> list[FieldChange]:
@@ -103,5 +131,8 @@ def diff(profile: Profile, deployed_tags: dict[str, str] | None) -> list[FieldCh
     out = [FieldChange("profile", tags.get(PROFILE), profile.name)]
     for key, (label, read) in FIELDS.items():
         value = read(profile)  # type: ignore[operator]
-        out.append(FieldChange(label, tags.get(key), "none" if value is None else str(value)))
+        deployed = tags.get(key)
+        if key == "omc-model":
+            value, deployed = profile.model.name, (decode_model(deployed) or deployed) if deployed else None
+        out.append(FieldChange(label, deployed, "none" if value is None else str(value)))
     return out

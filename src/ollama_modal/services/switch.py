@@ -39,7 +39,10 @@ def plan_gpu_switch(backend: Any, app: str, gpu: str, profile_ref: str | None = 
         raise UsageError("no GPU given", hint="e.g. omc switch-gpu a100 or omc switch-gpu h100,a100-80gb")
     flag = Origin("flag", "switch-gpu")
     overrides: dict[tuple[str, ...], tuple[Any, Origin]] = {("gpu", "type"): (first, flag), ("gpu", "fallback"): (fallback, flag)}
-    # Keep what runs: the deployed warm values, even if the local file changed since.
+    # Keep what runs: the deployed model and warm values, even if the local file changed since.
+    model = T.decode_model(tags.get("omc-model", ""))
+    if model:
+        overrides[("model", "name")] = (model, Origin("flag", "deployed model"))
     for key in T.WARM_KEYS:
         raw = tags.get("omc-" + key.replace("_", "-"))
         if raw is not None:

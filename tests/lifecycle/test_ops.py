@@ -1,0 +1,47 @@
+"""history, rollback, stop, keys."""
+
+from __future__ import annotations
+
+import json
+
+from .test_deploy import deploy
+
+
+def test_history_and_rollback(omc, modal_server) -> None:
+    deploy(omc)
+    assert omc("deploy", "--profile", "a10g-economy", "--yes").exit_code == 0
+    hist = json.loads(omc("history", "--json").stdout)
+    assert [h["version"] for h in hist][:2] == [2, 1]
+    r = omc("rollback", "--yes", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["to_version"] == 1
+    assert modal_server.calls("AppRollback")
+
+
+def test_rollback_with_one_version_is_a_usage_error(omc, modal_server) -> None:
+    deploy(omc)
+    r = omc("rollback", "--yes")
+    assert r.exit_code == 2 and "nothing to roll back to" in r.stderr
+
+
+def test_stop(omc, modal_server) -> None:
+    deploy(omc)
+    r = omc("stop", "--yes")
+    assert r.exit_code == 0
+    assert modal_server.calls("AppStop")
+    assert json.loads(omc("status", "--json").stdout)["deployed"] is False
+
+
+def test_keys_show_and_rotate(omc, modal_server) -> None:
+    deploy(omc)
+    masked = omc("keys", "show").stdout.strip().splitlines()
+    assert len(masked) == 1 and "…" in masked[0]
+    (key,) = json.loads(omc("keys", "show", "--show", "--json").stdout)["keys"]
+    assert key.startswith("omc-") and len(key) > 40
+    r = omc("keys", "rotate", "--yes", "--json", "--show")
+    ring = json.loads(r.stdout)
+    assert ring["keys"][1] == key and ring["active"] != key
+    (secret,) = [s for s in modal_server.state.secrets.values() if s.name == "omc-ollama-api-keys"]
+    assert secret.env_dict["OMC_API_KEYS"] == ",".join(ring["keys"])
+    r = omc("keys", "rotate", "--drop-old", "--yes", "--json", "--show")
+    assert json.loads(r.stdout)["keys"] == [ring["active"]]
