@@ -90,3 +90,17 @@ def test_bad_saved_files(tmp_path):
     f.write_text('{"results": {}}\n')
     with pytest.raises(UsageError, match="holds 1 run"):
         load_saved(f, 3)
+
+
+def test_display_rows():
+    from ollama_modal.bench.summary import COMPARE_COLUMNS, LEVEL_COLUMNS, compare_display, level_rows, summary_rows
+
+    r = result(100, 10, levels=(1, 4))
+    labels = dict(summary_rows(r))
+    assert labels["Time to first token"].startswith("p50 100 ms") and "best of the sweep" in labels["Concurrency"]
+    assert labels["Advice"] == "-" and "Roofline" not in labels  # no GPU known
+    rows = level_rows(r)
+    assert len(rows) == 2 and all(len(row) == len(LEVEL_COLUMNS) for row in rows) and rows[1][0] == "4"
+    shown = compare_display(compare(result(200, 20).model_dump(), r.model_dump()))
+    assert shown[0] == ("ttft_ms.p50", "200", "100", "-100", "-50.0%", "better")
+    assert all(len(row) == len(COMPARE_COLUMNS) for row in shown)

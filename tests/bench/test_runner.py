@@ -183,3 +183,46 @@ async def test_untimed_path_with_a_plain_httpx_client(fake_server):
     async with httpx.AsyncClient() as client:
         sample = await stream_request(client, s.url + "/v1/chat/completions", {}, body, None)
     assert sample.ok and sample.counted_tokens == 4 and sample.usage_tokens == 4 and sample.ttft_ms >= 15
+
+
+@pytest.fixture
+def self_signed(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+def test_https_through_the_timed_transport(fake_server, self_signed, monkeypatch):
+    cert, key = self_signed
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust the test certificate
+    s = fake_server(ttft_ms=15, itl_ms=2, tokens=5, tls_cert=cert, tls_key=key)
+    assert s.url.startswith("https://")
+    r = run_bench_sync(BenchConfig(url=s.url, model="m", requests=4, concurrency=[2]))
+    assert r.errors == 0 and r.first_request.ok and r.levels[0].counted_tokens == 20 and r.ttft_ms.p50 >= 15
+
+
+def test_https_with_an_untrusted_certificate_is_a_connect_error(fake_server, self_signed, monkeypatch):
+    cert, key = self_signed
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    s = fake_server(ttft_ms=15, itl_ms=2, tokens=5, tls_cert=cert, tls_key=key)
+    r = run_bench_sync(BenchConfig(url=s.url, model="m", requests=1))
+    assert r.errors_by_kind == {"connect": 1} and r.first_request.error == "connect"
+
+
+async def test_a_non_streaming_answer_is_a_broken_stream(fake_server):
+    # A plain JSON completion (what a server ignoring stream=true would send) has no events.
+    import httpx
+
+    s = fake_server()
+    async with httpx.AsyncClient() as client:
+        sample = await stream_request(client, s.url + "/v1/chat/completions", {}, b'{"stream": false}', None)
+    assert sample.error == "broken_stream" and "not an event stream" in sample.detail

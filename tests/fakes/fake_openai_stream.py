@@ -137,6 +137,13 @@ class FakeServer:
         if kind.isdigit():
             await self.send_json(writer, int(kind), {"error": {"message": f"injected {kind}", "type": "fake"}})
             return True
+        if req.get("stream") is False:  # a plain completion, as servers answer without stream=true
+            text = "".join(f" tok{i}" for i in range(self.o.tokens))
+            await self.send_json(writer, 200, {
+                "id": f"chatcmpl-{n}", "object": "chat.completion", "model": req.get("model") or MODEL,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            })
+            return True
         self.inflight += 1
         self.max_inflight = max(self.max_inflight, self.inflight)
         try:

@@ -139,7 +139,10 @@ async def stream_request(client: "httpx.AsyncClient", url: str, headers: dict[st
         if sample.end_ns is None:
             sample.end_ns = now()
         if sample.error is None and not (done or finished):
-            sample.error, sample.detail = "broken_stream", "stream ended without [DONE] or finish_reason"
+            kind = resp.headers.get("content-type", "")
+            sample.error, sample.detail = "broken_stream", (
+                "stream ended without [DONE] or finish_reason" if "event-stream" in kind
+                else f"the response is not an event stream (content-type: {kind or 'none'})")
     except httpx.HTTPError as e:
         if done and sample.error is None:
             return sample  # the answer was complete; only the connection's end misbehaved

@@ -87,8 +87,9 @@ def _backend(clock: Clock) -> Any:
             if not p.chunks and not p.eof:
                 p.readable.clear()
                 try:
-                    await asyncio.wait_for(p.readable.wait(), timeout)
-                except asyncio.TimeoutError:
+                    async with asyncio.timeout(timeout):  # no extra task per read, unlike wait_for
+                        await p.readable.wait()
+                except TimeoutError:
                     raise httpcore.ReadTimeout("timed out waiting for the server") from None
             if p.chunks:
                 at, data = p.chunks.popleft()
@@ -110,8 +111,9 @@ def _backend(clock: Clock) -> Any:
             clock.write_ns = time.perf_counter_ns()
             if not self.proto.can_write.is_set():
                 try:
-                    await asyncio.wait_for(self.proto.can_write.wait(), timeout)
-                except asyncio.TimeoutError:
+                    async with asyncio.timeout(timeout):
+                        await self.proto.can_write.wait()
+                except TimeoutError:
                     raise httpcore.WriteTimeout("timed out sending the request") from None
 
         async def aclose(self) -> None:
