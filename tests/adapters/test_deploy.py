@@ -185,3 +185,16 @@ def test_changed_mounted_source_is_a_real_redeploy(backend, modal_server, app_fi
     again = backend.deploy_file(app_file(local_source="omc_stable_src"), "omc-ollama")
 
     assert (first.version, again.version) == (1, 2) and not again.skipped
+
+
+def test_nothing_is_printed_to_stdout(backend, modal_server, app_file, api_secret, capfd):
+    modal_server.state.function_handlers["pull_model"] = lambda state, **kw: {"ok": True}
+    progress: list[str] = []
+
+    backend.run_function(app_file(), "pull_model", on_progress=progress.append)
+    backend.deploy_file(app_file(), "omc-ollama", on_progress=progress.append)
+    backend.update_autoscaler("omc-ollama", "Ollama", min_containers=1)
+
+    out, _ = capfd.readouterr()
+    assert out == ""
+    assert progress  # the SDK's messages went to the callback instead

@@ -162,3 +162,17 @@ def test_logs_tail_and_follow(backend, modal_server, deployed):
 def test_logs_of_a_missing_app(backend, modal_server):
     with pytest.raises(RemoteError, match="not deployed"):
         list(backend.logs(APP))
+
+
+def test_calls_from_several_threads_share_one_client(backend, modal_server, deployed):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        url = pool.submit(backend.web_url, APP, "Ollama", "serve")
+        stats = pool.submit(backend.current_stats, APP, "Ollama")
+        auto = pool.submit(backend.autoscaler_settings, APP, "Ollama")
+        info = pool.submit(backend.app_info, APP)
+        assert url.result() == "https://omc-test--omc-ollama.modal.run"
+        assert stats.result() == CurrentStats(0, 0)
+        assert auto.result() == AutoscalerSettings(0, 3, 0, 300)
+        assert info.result().version == 1

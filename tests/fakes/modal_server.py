@@ -19,7 +19,6 @@ from typing import Any, Iterator
 import grpclib.const
 import grpclib.server
 from grpclib import GRPCError, Status
-from modal_proto import api_grpc
 
 from .modal_rpcs import ModalRpcs
 from .modal_state import ControlPlaneState
@@ -134,9 +133,8 @@ def _unimplemented(name: str):
 
 
 # Every RPC the SDK may call exists; the ones ModalRpcs does not define answer UNIMPLEMENTED.
-for _name in sorted(getattr(api_grpc.ModalClientBase, "__abstractmethods__", ())):
-    if _name not in vars(ModalRpcs):
-        setattr(FakeModalServicer, _name, _unimplemented(_name))
+for _name in sorted(ModalRpcs.__abstractmethods__):
+    setattr(FakeModalServicer, _name, _unimplemented(_name))
 FakeModalServicer.__abstractmethods__ = frozenset()
 
 

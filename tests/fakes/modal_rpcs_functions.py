@@ -1,0 +1,198 @@
+"""Fake RPCs for functions, classes, autoscaling and remote calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modal_proto import api_pb2
+
+from .modal_rpc_common import GS, RpcBase, not_found as _not_found
+from .modal_state import FunctionRecord, content_id, static_settings
+
+
+class FunctionRpcs(RpcBase):
+    # -- functions and classes -------------------------------------------------------------
+    def _function_metadata(self, fn: FunctionRecord) -> api_pb2.FunctionHandleMetadata:
+        d = fn.definition or api_pb2.Function(function_name=fn.tag)
+        meta = api_pb2.FunctionHandleMetadata(
+            function_name=d.function_name,
+            function_type=d.function_type,
+            web_url=fn.web_urls.get("", ""),
+            definition_id=content_id("de", d.SerializeToString(deterministic=True)),
+            class_parameter_info=d.class_parameter_info,
+            app_id=fn.app_id,
+        )
+        for name, method in d.method_definitions.items():
+            meta.method_handle_metadata[name].CopyFrom(
+                api_pb2.FunctionHandleMetadata(
+                    function_name=method.function_name,
+                    function_type=method.function_type,
+                    web_url=fn.web_urls.get(name, ""),
+                    is_method=True,
+                    use_method_name=name,
+                )
+            )
+        return meta
+
+    def _web_url(self, app_id: str, tag: str, config: api_pb2.WebhookConfig) -> str:
+        if config.type == api_pb2.WEBHOOK_TYPE_UNSPECIFIED:
+            return ""
+        app = self.state.app(app_id)
+        env = app.environment if app else "main"
+        label = config.requested_suffix or f"{app.name if app else 'app'}-{tag}".lower().replace("_", "-").replace(".", "-")
+        return self.state.web_url(label, env)
+
+    async def FunctionPrecreate(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        with self.state.lock:
+            fid = req.existing_function_id or self.state.new_id("fu")
+            fn = self.state.functions.get(fid) or FunctionRecord(fid, req.app_id, req.function_name)
+            self.state.functions[fid] = fn
+            fn.web_urls[""] = self._web_url(req.app_id, req.function_name, req.webhook_config)
+            for name, method in req.method_definitions.items():
+                fn.web_urls[name] = self._web_url(req.app_id, name, method.webhook_config)
+            meta = self._function_metadata(fn)
+            meta.function_type = req.function_type
+        await stream.send_message(api_pb2.FunctionPrecreateResponse(function_id=fid, handle_metadata=meta))
+
+    async def FunctionCreate(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        data = api_pb2.FunctionData()
+        if req.HasField("function_data"):
+            data.CopyFrom(req.function_data)
+            ranked = [r.function for r in sorted(req.function_data.ranked_functions, key=lambda r: r.rank)]
+        else:
+            ranked = [req.function]
+            data.ranked_functions.add(rank=0, function=req.function)
+            for f in api_pb2.FunctionData.DESCRIPTOR.fields:  # the shared fields, as Modal echoes them
+                if f.name != "ranked_functions" and f.name in api_pb2.Function.DESCRIPTOR.fields_by_name:
+                    value = getattr(req.function, f.name)
+                    if f.message_type is None and not f.is_repeated:
+                        setattr(data, f.name, value)
+                    elif f.message_type is not None and not f.is_repeated and req.function.HasField(f.name):
+                        getattr(data, f.name).CopyFrom(value)
+            for k, v in req.function.method_definitions.items():
+                data.method_definitions[k].CopyFrom(v)
+        first = ranked[0]
+        with self.state.lock:
+            fid = req.existing_function_id or self.state.new_id("fu")
+            fn = self.state.functions.get(fid) or FunctionRecord(fid, req.app_id, first.function_name)
+            self.state.functions[fid] = fn
+            fn.definition = first
+            fn.ranked_gpus = [r.resources.gpu_config.gpu_type for r in ranked]
+            fn.static_settings = static_settings(first)
+            fn.web_urls[""] = self._web_url(req.app_id, first.function_name, first.webhook_config)
+            for name, method in first.method_definitions.items():
+                fn.web_urls[name] = self._web_url(req.app_id, name, method.webhook_config)
+                data.method_definitions[name].web_url = fn.web_urls[name]
+            data.web_url = fn.web_urls[""]
+            meta = self._function_metadata(fn)
+        await stream.send_message(
+            api_pb2.FunctionCreateResponse(function_id=fid, handle_metadata=meta, function_data=data)
+        )
+
+    async def ClassCreate(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        with self.state.lock:
+            class_id = req.existing_class_id or self.state.new_id("cs")
+            self.state.classes.setdefault(class_id, "")
+        await stream.send_message(api_pb2.ClassCreateResponse(class_id=class_id))
+
+    def _function_data(self, fn: FunctionRecord) -> api_pb2.FunctionData:
+        data = api_pb2.FunctionData(function_name=fn.definition.function_name if fn.definition else fn.tag)
+        if fn.definition is not None:
+            data.ranked_functions.add(rank=0, function=fn.definition)
+            data.is_class = fn.definition.is_class
+        return data
+
+    async def FunctionGet(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        with self.state.lock:
+            fn = self.state.lookup_function(req.app_name, req.object_tag, req.environment_name, req.app_version)
+            if fn is None:
+                raise _not_found(f"Function '{req.object_tag}' in app '{req.app_name}'")
+            resp = api_pb2.FunctionGetResponse(
+                function_id=fn.function_id, handle_metadata=self._function_metadata(fn), function=self._function_data(fn)
+            )
+        await stream.send_message(resp)
+
+    async def ClassGet(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        with self.state.lock:
+            app = self.state.deployed_app(req.app_name, req.environment_name)
+            class_id = app.class_ids.get(req.object_tag) if app else None
+            fn = self.state.lookup_function(req.app_name, f"{req.object_tag}.*", req.environment_name, req.app_version)
+            if class_id is None or fn is None:
+                raise _not_found(f"Class '{req.object_tag}' in app '{req.app_name}'")
+            meta = api_pb2.ClassHandleMetadata(class_function_id=fn.function_id, class_function_metadata=self._function_metadata(fn))
+        await stream.send_message(api_pb2.ClassGetResponse(class_id=class_id, handle_metadata=meta))
+
+    def _function(self, function_id: str) -> FunctionRecord:
+        fn = self.state.functions.get(function_id)
+        if fn is None:
+            raise _not_found(f"Function {function_id}")
+        return fn
+
+    async def FunctionGetCurrentStats(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        with self.state.lock:
+            fn = self._function(req.function_id)
+            stats = api_pb2.FunctionStats(backlog=fn.backlog, num_total_tasks=fn.running)
+        await stream.send_message(stats)
+
+    async def FunctionGetSchedulingParams(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        with self.state.lock:
+            fn = self._function(req.function_id)
+            conf = api_pb2.AutoscalerConfiguration(
+                settings=fn.effective_settings(),
+                static_settings=fn.static_settings,
+                default_settings=fn.static_settings,
+                override_settings=fn.override or api_pb2.AutoscalerSettings(),
+            )
+        await stream.send_message(api_pb2.FunctionGetSchedulingParamsResponse(autoscaler_configuration=conf))
+
+    async def FunctionUpdateSchedulingParams(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        with self.state.lock:
+            fn = self._function(req.function_id)
+            override = fn.override or api_pb2.AutoscalerSettings()
+            override.MergeFrom(req.settings)  # fields the request set (presence), zeros included
+            fn.override = override
+            current = fn.effective_settings()
+        await stream.send_message(api_pb2.FunctionUpdateSchedulingParamsResponse(current_settings=current))
+
+    async def FunctionMap(self, stream: Any) -> None:
+        """Runs the test's handler for the function right away; the output waits for FunctionGetOutputs."""
+        from modal._serialization import deserialize_data_format, serialize_data_format
+
+        req = await stream.recv_message()
+        with self.state.lock:
+            fn = self._function(req.function_id)
+            call_id = self.state.new_id("fc")
+        item = req.pipelined_inputs[0]
+        handler = self.state.function_handlers.get(fn.tag)
+        fmt = api_pb2.DATA_FORMAT_PICKLE
+        if handler is None:
+            result = GS(status=GS.GENERIC_STATUS_FAILURE, exception=f"no container runs in the fake: register state.function_handlers[{fn.tag!r}]")
+        else:
+            args, kwargs = deserialize_data_format(item.input.args, item.input.data_format, None)
+            try:
+                value = handler(self.state, *args, **kwargs)
+                result = GS(status=GS.GENERIC_STATUS_SUCCESS, data=serialize_data_format(value, fmt))
+            except Exception as exc:  # noqa: BLE001 - becomes the remote failure
+                result = GS(status=GS.GENERIC_STATUS_FAILURE, exception=f"{type(exc).__name__}: {exc}")
+        input_id = self.state.new_id("in")
+        with self.state.lock:
+            self.state.function_calls[call_id] = api_pb2.FunctionGetOutputsItem(result=result, idx=0, input_id=input_id, data_format=fmt)
+        resp = api_pb2.FunctionMapResponse(function_call_id=call_id, function_call_jwt=f"jwt-{call_id}")
+        resp.pipelined_inputs.add(idx=0, input_id=input_id, input_jwt=f"jwt-{input_id}")
+        await stream.send_message(resp)
+
+    async def FunctionGetOutputs(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        with self.state.lock:
+            out = self.state.function_calls.get(req.function_call_id)
+            if out is None:
+                raise _not_found(f"function call {req.function_call_id}")
+        await stream.send_message(api_pb2.FunctionGetOutputsResponse(outputs=[out], idxs=[0], num_unfinished_inputs=0))

@@ -1,0 +1,172 @@
+"""Fake RPCs for mounts, images, volumes, secrets and the workspace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.empty_pb2 import Empty
+from grpclib import GRPCError, Status
+from modal_proto import api_pb2
+
+from .modal_rpc_common import GS, RpcBase, not_found as _not_found
+from .modal_state import IMAGE_BUILDER_VERSION, content_id
+
+
+class ObjectRpcs(RpcBase):
+    # -- mounts and images ----------------------------------------------------------------
+    async def MountGetOrCreate(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        files = sorted((f.filename, f.sha256_hex) for f in req.files)
+        missing = [sha for _, sha in files if sha not in self.state.blobs]
+        if missing:
+            raise GRPCError(Status.FAILED_PRECONDITION, f"mount files were not uploaded: {missing[:3]}")
+        mount_id = content_id("mo", *[f"{n}:{s}" for n, s in files])
+        with self.state.lock:
+            self.state.mounts[mount_id] = [n for n, _ in files]
+        digest = content_id("", *[s for _, s in files])[1:]
+        meta = api_pb2.MountHandleMetadata(content_checksum_sha256_hex=digest)
+        await stream.send_message(api_pb2.MountGetOrCreateResponse(mount_id=mount_id, handle_metadata=meta))
+
+    async def MountBatchedCheckExistence(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        missing = [h for h in req.sha256_hex_hashes if h not in self.state.blobs]
+        await stream.send_message(api_pb2.MountBatchedCheckExistenceResponse(missing_sha256_hex_hashes=missing))
+
+    async def MountPutFile(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        if req.WhichOneof("data_oneof") is not None:
+            self.state.blobs.add(req.sha256_hex)
+        await stream.send_message(api_pb2.MountPutFileResponse(exists=req.sha256_hex in self.state.blobs))
+
+    async def ImageGetOrCreate(self, stream: Any) -> None:
+        """Content-addressed: the same definition is the same image, built once."""
+        req = await stream.recv_message()
+        image_id = content_id("im", req.image.SerializeToString(deterministic=True), req.builder_version)
+        with self.state.lock:
+            self.state.images[image_id] = req.image
+            built = image_id in self.state.built_images and not req.force_build
+        resp = api_pb2.ImageGetOrCreateResponse(image_id=image_id)
+        if built:
+            resp.result.CopyFrom(GS(status=GS.GENERIC_STATUS_SUCCESS))
+            resp.metadata.CopyFrom(self._image_metadata())
+        await stream.send_message(resp)
+
+    @staticmethod
+    def _image_metadata() -> api_pb2.ImageMetadata:
+        return api_pb2.ImageMetadata(python_version_info="3.11.9", image_builder_version=IMAGE_BUILDER_VERSION)
+
+    async def ImageJoinStreaming(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        with self.state.lock:
+            image = self.state.images.get(req.image_id)
+            if image is None:
+                raise _not_found(f"Image {req.image_id}")
+            self.state.built_images.add(req.image_id)
+        logs = [api_pb2.TaskLogs(data=f"{cmd}\n", file_descriptor=api_pb2.FILE_DESCRIPTOR_STDOUT) for cmd in image.dockerfile_commands]
+        await stream.send_message(api_pb2.ImageJoinStreamingResponse(task_logs=logs, entry_id="1"))
+        await stream.send_message(
+            api_pb2.ImageJoinStreamingResponse(
+                result=GS(status=GS.GENERIC_STATUS_SUCCESS), metadata=self._image_metadata(), entry_id="2", eof=True
+            )
+        )
+
+    # -- volumes and secrets --------------------------------------------------------------
+    async def VolumeGetOrCreate(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        create = req.object_creation_type in (
+            api_pb2.OBJECT_CREATION_TYPE_CREATE_IF_MISSING,
+            api_pb2.OBJECT_CREATION_TYPE_CREATE_FAIL_IF_EXISTS,
+        )
+        with self.state.lock:
+            existed = (self.state.env(req.environment_name), req.deployment_name) in self.state.volumes
+            if existed and req.object_creation_type == api_pb2.OBJECT_CREATION_TYPE_CREATE_FAIL_IF_EXISTS:
+                raise GRPCError(Status.ALREADY_EXISTS, f"Volume '{req.deployment_name}' already exists")
+            vol = self.state.volume(req.deployment_name, req.environment_name, create)
+        if vol is None:
+            raise _not_found(f"Volume '{req.deployment_name}'")
+        version = req.version or api_pb2.VOLUME_FS_VERSION_V1
+        meta = api_pb2.VolumeMetadata(name=vol.name, version=version)
+        await stream.send_message(api_pb2.VolumeGetOrCreateResponse(volume_id=vol.volume_id, version=version, metadata=meta))
+
+    def _list_volume(self, req: Any) -> list[api_pb2.FileEntry]:
+        with self.state.lock:
+            vol = self.state.volume_by_id(req.volume_id)
+            if vol is None:
+                raise _not_found(f"Volume {req.volume_id}")
+            files = dict(vol.files)
+        path = req.path.strip("/")
+        if path in files:
+            return [api_pb2.FileEntry(path=path, type=api_pb2.FileEntry.FILE, size=files[path])]
+        prefix = f"{path}/" if path else ""
+        under = [p for p in files if p.startswith(prefix)]
+        if not under and path:
+            raise _not_found(f"No such file or directory: {req.path}")
+        entries: dict[str, api_pb2.FileEntry] = {}
+        for p in under:
+            rest = p[len(prefix):]
+            if req.recursive or "/" not in rest:
+                entries[p] = api_pb2.FileEntry(path=p, type=api_pb2.FileEntry.FILE, size=files[p])
+            else:
+                d = prefix + rest.split("/", 1)[0]
+                entries[d] = api_pb2.FileEntry(path=d, type=api_pb2.FileEntry.DIRECTORY)
+        return sorted(entries.values(), key=lambda e: e.path)
+
+    async def VolumeListFiles(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        await stream.send_message(api_pb2.VolumeListFilesResponse(entries=self._list_volume(req)))
+
+    async def VolumeListFiles2(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        await stream.send_message(api_pb2.VolumeListFiles2Response(entries=self._list_volume(req)))
+
+    async def SecretGetOrCreate(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        kind, env = req.object_creation_type, req.environment_name
+        with self.state.lock:
+            if kind in (api_pb2.OBJECT_CREATION_TYPE_EPHEMERAL, api_pb2.OBJECT_CREATION_TYPE_ANONYMOUS_OWNED_BY_APP):
+                rec = self.state.put_secret(self.state.new_id("anon"), env, dict(req.env_dict))
+            else:
+                rec = self.state.secrets.get((self.state.env(env), req.deployment_name))
+                if kind == api_pb2.OBJECT_CREATION_TYPE_CREATE_FAIL_IF_EXISTS and rec is not None:
+                    raise GRPCError(Status.ALREADY_EXISTS, f"Secret '{req.deployment_name}' already exists")
+                if kind == api_pb2.OBJECT_CREATION_TYPE_CREATE_OVERWRITE_IF_EXISTS or (
+                    rec is None and kind in (api_pb2.OBJECT_CREATION_TYPE_CREATE_IF_MISSING, api_pb2.OBJECT_CREATION_TYPE_CREATE_FAIL_IF_EXISTS)
+                ):
+                    rec = self.state.put_secret(req.deployment_name, env, dict(req.env_dict))
+                if rec is None:
+                    raise _not_found(f"Secret '{req.deployment_name}'")
+            missing = [k for k in req.required_keys if k not in rec.env_dict]
+            if missing:
+                raise GRPCError(Status.NOT_FOUND, f"Secret '{rec.name}' is missing keys: {', '.join(missing)}")
+        meta = api_pb2.SecretMetadata(name=rec.name, environment_name=rec.environment, keys=sorted(rec.env_dict))
+        await stream.send_message(api_pb2.SecretGetOrCreateResponse(secret_id=rec.secret_id, metadata=meta))
+
+    async def SecretUpdate(self, stream: Any) -> None:
+        """Merges keys into an existing Secret (what ``Secret.update`` sends)."""
+        req = await stream.recv_message()
+        with self.state.lock:
+            rec = next((s for s in self.state.secrets.values() if s.secret_id == req.secret_id), None)
+            if rec is None:
+                raise _not_found(f"Secret {req.secret_id}")
+            self.state.put_secret(rec.name, rec.environment, {**rec.env_dict, **{u.key: u.value for u in req.updates}})
+        await stream.send_message(Empty())
+
+    async def SecretList(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        env = self.state.env(req.environment_name)
+        with self.state.lock:
+            items = [
+                api_pb2.SecretListItem(label=s.name, secret_id=s.secret_id, created_at=s.created_at, environment_name=env)
+                for (e, _), s in sorted(self.state.secrets.items())
+                if e == env
+            ]
+        await stream.send_message(api_pb2.SecretListResponse(items=items, environment_name=env))
+
+    # -- workspace --------------------------------------------------------------------------
+    async def WorkspaceNameLookup(self, stream: Any) -> None:
+        await stream.recv_message()
+        await stream.send_message(api_pb2.WorkspaceNameLookupResponse(workspace_name=self.state.workspace, username="omc-tester"))
+
+    async def WorkspaceBillingRates(self, stream: Any) -> None:
+        await stream.recv_message()
+        await stream.send_message(api_pb2.WorkspaceBillingRatesResponse(rates=dict(self.state.billing_rates)))
