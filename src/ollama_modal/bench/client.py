@@ -113,7 +113,7 @@ async def stream_request(client: "httpx.AsyncClient", url: str, headers: dict[st
                 sample.error = f"http_{resp.status_code}"
                 sample.detail = resp.text[:300]
                 return sample
-            async for raw in resp.aiter_raw():
+            async for raw in resp.aiter_bytes():  # decodes, should a server compress anyway
                 arrived = clock.arrival_ns if clock is not None else now()
                 for data in parser.feed(raw):
                     c = interpret(data)

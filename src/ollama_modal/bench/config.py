@@ -93,7 +93,8 @@ class BenchConfig:
 
     @property
     def headers(self) -> dict[str, str]:
-        h = {"content-type": "application/json", "accept": "text/event-stream"}
+        # identity: a compressing proxy would hold tokens back to fill its buffers.
+        h = {"content-type": "application/json", "accept": "text/event-stream", "accept-encoding": "identity"}
         if self.api_key:
             h["authorization"] = f"Bearer {self.api_key}"
         return h
