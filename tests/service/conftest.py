@@ -3,6 +3,7 @@ the real runtime/supervisor/proxy, and uvicorn on a free loopback port."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import socket
 import sys
@@ -74,7 +75,7 @@ def service_env(monkeypatch: pytest.MonkeyPatch, store: Path, ollama_port: int) 
         "OMC_WARMUP": "1",
         "OMC_REQUEST_TIMEOUT": "30",
     }
-    for var in list(__import__("os").environ):
+    for var in list(os.environ):
         if var.startswith("FAKE_OLLAMA_"):
             monkeypatch.delenv(var)
     for k, v in env.items():

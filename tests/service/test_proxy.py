@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import httpx
 import pytest
 
+from ollama_modal.service.process import OllamaProcess
 from ollama_modal.service.proxy import classify, create_app
 from ollama_modal.service.settings import ServiceSettings
 
-from .conftest import KEY, MODEL, auth, fake_stats, free_port, place_model, wait_for
+from .conftest import KEY, MODEL, ServedApp, auth, fake_stats, free_port, place_model, wait_for
 
 GENERATE = {"model": MODEL, "prompt": "def fib(n):"}
 
@@ -35,8 +37,6 @@ def test_missing_or_bad_key_is_401_in_openai_format(served, headers, message):
 
 
 def test_every_configured_key_is_accepted_during_rotation(service_env, store, make_runtime, monkeypatch):
-    from .conftest import ServedApp
-
     monkeypatch.setenv("OMC_API_KEYS", "new-key,\nold-key\n")
     place_model(store)
     rt = make_runtime()
@@ -58,14 +58,12 @@ async def test_proxy_and_none_modes_do_not_check_keys(service_env, store, monkey
     monkeypatch.setenv("OMC_AUTH", mode)
     monkeypatch.delenv("OMC_API_KEYS")
     settings = ServiceSettings.from_env()
-    settings.check_serving()
-    from ollama_modal.service.process import OllamaProcess
-
+    settings.check_serving()  # no key needed in these modes
     place_model(store)
     proc = OllamaProcess(settings)
     proc.spawn()
     try:
-        proc.wait_ready(__import__("time").monotonic() + 20)
+        proc.wait_ready(time.monotonic() + 20)
         app = create_app(settings, proc)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://proxy") as c:
             assert (await c.get("/api/tags")).status_code == 200
@@ -83,11 +81,7 @@ def test_model_changing_endpoints_are_403(served, method, path):
     assert r.status_code == 403
     if method != "HEAD":
         assert r.json()["error"]["code"] == "endpoint_blocked"
-    assert not any(req["path"] == path for req in fake_stats(served_settings(served)) ["requests"])
-
-
-def served_settings(served) -> ServiceSettings:
-    return ServiceSettings.from_env()
+    assert not any(req["path"] == path for req in fake_stats(ServiceSettings.from_env())["requests"])
 
 
 @pytest.mark.parametrize("path", ["/", "/api/unknown", "/v2/chat", "/api/tagsx", "/v1/models/", "/fake/stats"])

@@ -50,10 +50,16 @@ def test_warmup_off_skips_the_warmup_phase(service_env, store, make_runtime, pha
     assert [r["phase"] for r in result.phases] == ["process_started", "server_ready", "model_loaded"]
 
 
-def test_child_output_is_forwarded_and_kept(runtime, capfd):
+def test_child_output_is_forwarded_and_kept(capfd, make_runtime, store):
+    place_model(store)
+    runtime = make_runtime()
+    runtime.start()
     tail = runtime.process.tail()
     assert any("Listening on" in line for line in tail)
     assert any("loaded model" in line for line in tail)
+    out, err = capfd.readouterr()
+    assert "fake ollama starting" in out  # the child's stdout went to ours
+    assert "loaded model" in err  # and its stderr to our stderr
 
 
 def test_slow_start_past_the_budget_names_the_phase_and_stops_the_child(service_env, make_runtime, store, monkeypatch):
