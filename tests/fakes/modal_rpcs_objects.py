@@ -9,7 +9,7 @@ from grpclib import GRPCError, Status
 from modal_proto import api_pb2
 
 from .modal_rpc_common import GS, RpcBase, not_found as _not_found
-from .modal_state import IMAGE_BUILDER_VERSION, content_id
+from .modal_state import IMAGE_BUILDER_VERSION, SecretRecord, content_id
 
 
 class ObjectRpcs(RpcBase):
@@ -124,7 +124,9 @@ class ObjectRpcs(RpcBase):
         kind, env = req.object_creation_type, req.environment_name
         with self.state.lock:
             if kind in (api_pb2.OBJECT_CREATION_TYPE_EPHEMERAL, api_pb2.OBJECT_CREATION_TYPE_ANONYMOUS_OWNED_BY_APP):
-                rec = self.state.put_secret(self.state.new_id("anon"), env, dict(req.env_dict))
+                # Unnamed (Secret.from_dict): never listed, never found by name.
+                rec = SecretRecord(self.state.new_id("st"), "", self.state.env(env), dict(req.env_dict), self.state.clock())
+                self.state.anonymous_secrets[rec.secret_id] = rec
             else:
                 rec = self.state.secrets.get((self.state.env(env), req.deployment_name))
                 if kind == api_pb2.OBJECT_CREATION_TYPE_CREATE_FAIL_IF_EXISTS and rec is not None:
@@ -156,7 +158,13 @@ class ObjectRpcs(RpcBase):
         env = self.state.env(req.environment_name)
         with self.state.lock:
             items = [
-                api_pb2.SecretListItem(label=s.name, secret_id=s.secret_id, created_at=s.created_at, environment_name=env)
+                api_pb2.SecretListItem(
+                    label=s.name,
+                    secret_id=s.secret_id,
+                    created_at=s.created_at,
+                    environment_name=env,
+                    metadata=api_pb2.SecretMetadata(name=s.name, environment_name=env, keys=sorted(s.env_dict)),
+                )
                 for (e, _), s in sorted(self.state.secrets.items())
                 if e == env
             ]

@@ -124,6 +124,7 @@ class ControlPlaneState:
         self.blobs: set[str] = set()  # sha256 of uploaded mount files
         self.volumes: dict[tuple[str, str], VolumeRecord] = {}
         self.secrets: dict[tuple[str, str], SecretRecord] = {}
+        self.anonymous_secrets: dict[str, SecretRecord] = {}
         self.billing_rates: dict[str, str] = {"gpu.a10": "0.000306", "gpu.t4": "0.000164", "cpu": "0.0000131"}
         self.log_lines: list[str] = ["Ollama server starting", "omc phase=ready"]
         self.clock = time.time
