@@ -64,3 +64,12 @@ def test_unnamed_secrets_are_not_listed(modal_server):
 
     assert modal.Secret.objects.list() == []
     assert len(modal_server.state.anonymous_secrets) == 1
+
+
+def test_credentials_and_client_version_travel_in_headers(backend, modal_server, app_file, api_secret):
+    backend.deploy_file(app_file(), "omc-ollama")
+
+    headers = modal_server.servicer.last_metadata("AppPublish")
+    assert headers["x-modal-token-id"] == "ak-test"
+    assert not any("secret" in k for k in headers)  # never recorded
+    assert backend.history("omc-ollama")[0].client_version == modal.__version__

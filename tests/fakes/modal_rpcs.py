@@ -97,6 +97,8 @@ class ModalRpcs(FunctionRpcs, ObjectRpcs, api_grpc.ModalClientBase):
 
     async def AppPublish(self, stream: Any) -> None:
         req = await stream.recv_message()
+        if not req.client_version:  # Modal takes it from the client's headers
+            req.client_version = (stream.metadata or {}).get("x-modal-client-version", "")
         with self.state.lock:
             app = self._app(req.app_id)
             dep = self.state.publish(app, req)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import grpclib.const
@@ -31,6 +31,7 @@ STATUSES = {s.name: s for s in Status}
 class Recorded:
     method: str
     request: Any  # the protobuf request message (None for client-streaming calls)
+    metadata: dict[str, str] = field(default_factory=dict)  # gRPC headers (token id, client version)
 
 
 @dataclass
@@ -79,7 +80,8 @@ class FakeModalServicer(ModalRpcs):
         async def call(stream: grpclib.server.Stream) -> None:
             message = await stream.recv_message() if unary_request else None
             with self._lock:
-                self.requests.append(Recorded(name, message))
+                headers = {k: v for k, v in (stream.metadata or {}).items() if isinstance(v, str) and "secret" not in k}
+                self.requests.append(Recorded(name, message, headers))
                 fault = self._faults.get(name)
                 if fault is not None and fault.remaining is not None:
                     fault.remaining -= 1
@@ -117,6 +119,10 @@ class FakeModalServicer(ModalRpcs):
     def methods(self) -> list[str]:
         with self._lock:
             return [r.method for r in self.requests]
+
+    def last_metadata(self, method: str) -> dict[str, str]:
+        with self._lock:
+            return next(r.metadata for r in reversed(self.requests) if r.method == method)
 
     def reset_records(self) -> None:
         with self._lock:
