@@ -121,3 +121,18 @@ def test_only_loopback_is_reachable_during_tests(modal_server):
     with pytest.raises(NetworkBlocked):
         socket.getaddrinfo("api.modal.com", 443)
     assert socket.getaddrinfo("127.0.0.1", modal_server.port)
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (ConnectionRefusedError(111, "refused"), "unreachable"),
+        (PermissionError(13, "denied: /models"), None),  # a local bug, not an outage
+        (ValueError("x"), None),
+    ],
+)
+def test_only_sdk_and_connection_errors_are_translated(exc, expected):
+    from ollama_modal.adapters.modal_backend import translate_error
+
+    err = translate_error(exc, "deploying x")
+    assert (expected in err.message) if expected else err is None

@@ -61,11 +61,14 @@ def translate_error(exc: BaseException, action: str, environment: str | None = N
             f"not found while {action}{env}: {text}",
             hint="check the name and the environment (--env / MODAL_ENVIRONMENT); deploy first with `omc deploy`",
         )
-    transient = (mx.ServiceError, mx.InternalError, mx.ConnectionError, mx.TimeoutError, asyncio.TimeoutError, OSError)
-    if isinstance(exc, transient) or status in (Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED, Status.INTERNAL):
-        return RemoteError(f"Modal is unreachable or failing while {action}: {text}", hint=RETRY_HINT)
     if isinstance(exc, mx.RemoteError):  # user code raised inside the container
         return RemoteError(f"{action} failed on Modal: {text}", hint="the app's logs say more: omc logs")
+    if isinstance(exc, mx.FunctionTimeoutError):
+        return RemoteError(f"{action} timed out on Modal: {text}", hint="the app's logs say more: omc logs")
+    # Local file errors are not outages: only connection-level OS errors count as transient.
+    transient = (mx.ServiceError, mx.InternalError, mx.ConnectionError, mx.TimeoutError, asyncio.TimeoutError, ConnectionError)
+    if isinstance(exc, transient) or status in (Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED, Status.INTERNAL):
+        return RemoteError(f"Modal is unreachable or failing while {action}: {text}", hint=RETRY_HINT)
     if isinstance(exc, (mx.Error, GRPCError)):
         return RemoteError(f"Modal refused {action}{env}: {text}")
     return None
