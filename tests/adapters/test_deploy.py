@@ -198,3 +198,24 @@ def test_nothing_is_printed_to_stdout(backend, modal_server, app_file, api_secre
     out, _ = capfd.readouterr()
     assert out == ""
     assert progress  # the SDK's messages went to the callback instead
+
+
+def test_unknown_gpu_is_refused_by_the_server(backend, modal_server, app_file, api_secret):
+    from ollama_modal.errors import RemoteError
+
+    with pytest.raises(RemoteError) as info:
+        backend.deploy_file(app_file(gpu="A100-40G"), "omc-ollama")
+
+    assert "Unknown GPU type 'A100-40G'" in info.value.message
+    assert backend.app_info("omc-ollama") is None
+
+
+def test_unlabelled_endpoint_url_names_app_class_and_method(backend, modal_server, tmp_path, api_secret):
+    from tests.adapters.sample_app import app_source
+
+    path = tmp_path / "omc_app.py"
+    path.write_text(app_source().replace("@modal.asgi_app(label='omc-ollama')", "@modal.asgi_app()"), encoding="utf-8")
+
+    out = backend.deploy_file(path, "omc-ollama")
+
+    assert out.web_urls == {"Ollama.serve": "https://omc-test--omc-ollama-ollama-serve.modal.run"}

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from grpclib import GRPCError, Status
 from modal_proto import api_pb2
 
 from .modal_rpc_common import GS, RpcBase, not_found as _not_found
 from .modal_state import FunctionRecord, content_id, static_settings
+
+
+#: GPU types Modal's docs list (2026-11); A10G is accepted as the older name of A10.
+GPU_TYPES = frozenset(
+    {"T4", "L4", "A10", "A10G", "L40S", "A100", "A100-40GB", "A100-80GB", "RTX-PRO-6000", "H100", "H100!", "H200", "B200"}
+)
 
 
 class FunctionRpcs(RpcBase):
@@ -50,7 +57,7 @@ class FunctionRpcs(RpcBase):
             self.state.functions[fid] = fn
             fn.web_urls[""] = self._web_url(req.app_id, req.function_name, req.webhook_config)
             for name, method in req.method_definitions.items():
-                fn.web_urls[name] = self._web_url(req.app_id, name, method.webhook_config)
+                fn.web_urls[name] = self._web_url(req.app_id, method.function_name or name, method.webhook_config)
             meta = self._function_metadata(fn)
             meta.function_type = req.function_type
         await stream.send_message(api_pb2.FunctionPrecreateResponse(function_id=fid, handle_metadata=meta))
@@ -74,6 +81,10 @@ class FunctionRpcs(RpcBase):
             for k, v in req.function.method_definitions.items():
                 data.method_definitions[k].CopyFrom(v)
         first = ranked[0]
+        for r in ranked:  # the server, not the SDK, knows which GPU types exist
+            gpu = r.resources.gpu_config.gpu_type
+            if gpu and gpu not in GPU_TYPES:
+                raise GRPCError(Status.INVALID_ARGUMENT, f"Unknown GPU type '{gpu}'. Valid types: {', '.join(sorted(GPU_TYPES))}")
         with self.state.lock:
             fid = req.existing_function_id or self.state.new_id("fu")
             fn = self.state.functions.get(fid) or FunctionRecord(fid, req.app_id, first.function_name)
@@ -83,7 +94,7 @@ class FunctionRpcs(RpcBase):
             fn.static_settings = static_settings(first)
             fn.web_urls[""] = self._web_url(req.app_id, first.function_name, first.webhook_config)
             for name, method in first.method_definitions.items():
-                fn.web_urls[name] = self._web_url(req.app_id, name, method.webhook_config)
+                fn.web_urls[name] = self._web_url(req.app_id, method.function_name or name, method.webhook_config)
                 data.method_definitions[name].web_url = fn.web_urls[name]
             data.web_url = fn.web_urls[""]
             meta = self._function_metadata(fn)
