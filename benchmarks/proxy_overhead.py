@@ -11,7 +11,9 @@ hits both. Loopback only.
 Prints, per concurrency: what one direct loopback hop costs (TTFT direct minus the fake's
 schedule, for scale), TTFT p50 direct and proxied, TTFT p50 added (ms), per-token added
 (ms: the extra time between first and last token, divided by the tokens after the first), the
-proxied/direct TTFT ratio and the proxy's own CPU time per stream (from /proc). Goal: <= 2 ms TTFT p50 added and <= 0.2 ms per token.
+proxied/direct TTFT ratio and the proxy's own CPU time per stream (from /proc). Then, driven
+in-process without an HTTP server, the proxy app's CPU per stream against a bare httpx read
+of the same streams (baseline), and what the app adds per chunk. Goal: <= 2 ms TTFT p50 added and <= 0.2 ms per token.
 Exits 1 when a goal is missed (at concurrency 1, where the figures are not CPU contention).
 """
 
@@ -133,6 +135,69 @@ async def measure(direct: str, proxied: str, concurrency: int, requests: int, to
     }
 
 
+async def app_cpu(upstream: str, streams: int, tokens: int) -> dict:
+    """CPU the proxy app itself spends per stream and per chunk, driven in-process (no HTTP
+    server in front), against reading the same streams with a bare httpx client (the
+    unavoidable part: the proxy reads upstream with httpx too)."""
+    from ollama_modal.service.proxy import create_app
+    from ollama_modal.service.settings import ServiceSettings
+
+    settings = ServiceSettings(model=MODEL, ollama_host=upstream.split("://", 1)[1], api_keys=(KEY,))
+    app = create_app(settings)
+    body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True, "max_tokens": tokens}).encode()
+    path = b"/v1/chat/completions"
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": path.decode(), "raw_path": path, "query_string": b"", "root_path": "",
+        "headers": [(b"authorization", f"Bearer {KEY}".encode()), (b"content-type", b"application/json"), (b"host", b"omc.example")],
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+    }
+
+    async def through_app() -> int:
+        delivered = False
+        chunks = 0
+
+        async def receive() -> dict:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.Event().wait()  # the caller never leaves
+            return {}  # pragma: no cover
+
+        async def send(message: dict) -> None:
+            nonlocal chunks
+            if message["type"] == "http.response.body" and message.get("body"):
+                chunks += 1
+
+        await app(dict(scope), receive, send)
+        return chunks
+
+    async with httpx.AsyncClient(base_url=upstream, timeout=60) as bare:
+        async def through_httpx() -> int:
+            chunks = 0
+            async with bare.stream("POST", path.decode(), content=body, headers={"content-type": "application/json"}) as r:
+                async for _ in r.aiter_raw():
+                    chunks += 1
+            return chunks
+
+        await through_app(), await through_httpx()  # warm both connection pools
+        out = {}
+        for name, fn in (("httpx", through_httpx), ("app", through_app)):
+            t0 = time.process_time()
+            chunks = sum([await fn() for _ in range(streams)])
+            out[name] = (time.process_time() - t0, chunks)
+    (cpu_h, ch_h), (cpu_a, ch_a) = out["httpx"], out["app"]
+    return {
+        "streams": streams,
+        "chunks_per_stream": round(ch_a / streams, 1),
+        "httpx_read_cpu_ms_per_stream": round(cpu_h * 1000 / streams, 3),
+        "app_cpu_ms_per_stream": round(cpu_a * 1000 / streams, 3),
+        "app_added_cpu_us_per_chunk": round((cpu_a - cpu_h) * 1e6 / max(ch_a, 1), 1),
+        "app_to_httpx_cpu_ratio": round(cpu_a / cpu_h, 3) if cpu_h else None,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=32,
@@ -141,6 +206,7 @@ def main() -> int:
     ap.add_argument("--ttft-ms", type=float, default=20.0, help="the fake's time to first token")
     ap.add_argument("--itl-ms", type=float, default=10.0, help="the fake's time between tokens")
     ap.add_argument("--concurrency", default="1,8,32")
+    ap.add_argument("--cpu-streams", type=int, default=24, help="streams for the in-process CPU comparison")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args()
 
@@ -168,13 +234,15 @@ def main() -> int:
             proxied = f"http://127.0.0.1:{proxy_port}/v1/chat/completions"
             rows = [asyncio.run(measure(direct, proxied, int(c), args.requests, args.tokens, procs[1].pid, args.ttft_ms))
                     for c in args.concurrency.split(",")]
+            cpu = asyncio.run(app_cpu(f"http://127.0.0.1:{ollama_port}", args.cpu_streams, args.tokens))
         finally:
             for p in procs:
                 p.terminate()
                 p.wait(10)
 
     if args.json:
-        print(json.dumps({"goal": {"ttft_p50_added_ms": GOAL_TTFT_MS, "per_token_added_ms": GOAL_TOKEN_MS}, "results": rows}, indent=2))
+        goal = {"ttft_p50_added_ms": GOAL_TTFT_MS, "per_token_added_ms": GOAL_TOKEN_MS}
+        print(json.dumps({"goal": goal, "results": rows, "app_cpu": cpu}, indent=2))
     else:
         print(f"fake upstream: TTFT {args.ttft_ms:g} ms, {args.tokens} tokens every {args.itl_ms:g} ms; "
               f"goal <= {GOAL_TTFT_MS:g} ms TTFT p50 added, <= {GOAL_TOKEN_MS:g} ms per token")
@@ -185,6 +253,10 @@ def main() -> int:
                   f"{r['ttft_p50_direct_ms']:>9.2f} ms {r['ttft_p50_proxied_ms']:>10.2f} ms "
                   f"{r['ttft_p50_added_ms']:>8.2f} ms {r['per_token_added_ms']:>13.3f} ms {r['ttft_ratio']:>6.3f} "
                   f"{r['proxy_cpu_ms_per_stream']:>14.2f} ms")
+        print(f"in-process CPU over {cpu['streams']} streams of {cpu['chunks_per_stream']:g} chunks: "
+              f"bare httpx read {cpu['httpx_read_cpu_ms_per_stream']:.2f} ms/stream, proxy app "
+              f"{cpu['app_cpu_ms_per_stream']:.2f} ms/stream (ratio {cpu['app_to_httpx_cpu_ratio']}), "
+              f"app adds {cpu['app_added_cpu_us_per_chunk']:.0f} us/chunk")
     single = rows[0]
     ok = single["ttft_p50_added_ms"] <= GOAL_TTFT_MS and single["per_token_added_ms"] <= GOAL_TOKEN_MS
     if not ok:
