@@ -45,3 +45,14 @@ def test_keys_show_and_rotate(omc, modal_server) -> None:
     assert secret.env_dict["OMC_API_KEYS"] == ",".join(ring["keys"])
     r = omc("keys", "rotate", "--drop-old", "--yes", "--json", "--show")
     assert json.loads(r.stdout)["keys"] == [ring["active"]]
+
+
+def test_bench_target_from_deployed_app(omc, modal_server) -> None:
+    from ollama_modal.adapters.modal_backend import ModalBackend
+    from ollama_modal.services.bench_target import from_app
+
+    dep = json.loads(deploy(omc).stdout)
+    key = json.loads(omc("keys", "show", "--show", "--json").stdout)["active"]
+    t = from_app(ModalBackend(), "omc-ollama", None, None)
+    assert (t.url, t.api_key, t.model, t.gpu, t.gpu_count) == (dep["url"], key, "codellama:7b", "A10", 1)
+    assert 3.5e9 < t.model_bytes < 4.1e9

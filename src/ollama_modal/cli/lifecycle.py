@@ -6,7 +6,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from . import deploy, keys, ops, status, switch
+    from . import bench, deploy, keys, ops, status, switch
 
     app.command("deploy")(deploy.deploy_cmd)
     app.command("switch-gpu")(switch.switch_gpu_cmd)
@@ -17,3 +17,4 @@ def register(app: typer.Typer) -> None:
     app.command("rollback")(ops.rollback_cmd)
     app.command("stop")(ops.stop_cmd)
     app.add_typer(keys.app, name="keys")
+    app.add_typer(bench.app, name="bench")
