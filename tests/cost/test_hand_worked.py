@@ -133,8 +133,11 @@ def test_min_containers_with_overflow_starts_extra() -> None:
 
 
 RANDOM = [
-    # rpm, concurrency, W, c, constant service?
+    # rpm, concurrency, W, c, constant service?  (several need more than one container at times)
     (1.0, 1, 30, 12.0, True),
+    (1.0, 2, 10, 12.0, False),
+    (2.0, 3, 2, 15.0, True),
+    (60.0, 4, 2, 10.0, True),
     (3.0, 2, 5, 8.0, False),
     (0.5, 1, 300, 20.0, False),
     (6.0, 8, 2, 10.0, True),
@@ -144,11 +147,11 @@ RANDOM = [
 
 @pytest.mark.parametrize("rpm,k,w,c,constant", RANDOM)
 def test_fast_path_equals_general(rpm: float, k: int, w: float, c: float, constant: bool) -> None:
-    traffic = poisson(rpm, 3 * 86400, seed=11)
+    traffic = poisson(rpm, 3 * 86400 if rpm < 30 else 3600, seed=11)
     rng = np.random.default_rng(5)
     svc = np.full(traffic.requests, 2.0) if constant else rng.exponential(3.0, traffic.requests) + 0.05
     policy = Policy(scaledown_window=w, concurrency=k)
-    auto = usage_for(traffic, svc, policy, c)
+    auto = usage_for(traffic, svc, policy, c, method="fast")
     events = usage_for(traffic, svc, policy, c, method="events")
     assert auto.container_seconds == pytest.approx(events.container_seconds, rel=1e-12)
     assert auto.busy_seconds == pytest.approx(events.busy_seconds, rel=1e-12)
@@ -157,8 +160,8 @@ def test_fast_path_equals_general(rpm: float, k: int, w: float, c: float, consta
     np.testing.assert_allclose(auto.latencies, events.latencies, rtol=1e-12)
 
 
-def test_fast_path_declines_when_one_container_is_not_enough() -> None:
+def test_fast_path_declines_when_one_warm_container_is_not_enough() -> None:
     traffic = poisson(60, 86400, seed=1)
-    policy = Policy(scaledown_window=60, concurrency=2)
+    policy = Policy(scaledown_window=60, concurrency=2, min_containers=1)
     with pytest.raises(ValueError, match="fast path does not apply"):
         usage_for(traffic, np.full(traffic.requests, 5.0), policy, 10.0, method="fast")

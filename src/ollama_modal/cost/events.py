@@ -43,7 +43,7 @@ def simulate_events(
     buffer_containers: int = 0,
 ) -> Usage:
     """``min_changes``: [(0, min at start), (t, new min), ...] in seconds from the span's start."""
-    sim = _Sim(span, window, cold_start, concurrency, max_containers, buffer_containers, s.tolist(), a.tolist())
+    sim = _Sim(span, window, cold_start, concurrency, max_containers, buffer_containers, s.tolist(), a.tolist(), 0)
     changes = list(min_changes)
     sim.cur_min = int(changes[0][1])
     for t, m in changes[1:]:
@@ -51,16 +51,29 @@ def simulate_events(
     return sim.run()
 
 
+def simulate_until_idle(
+    a: list[float], s: list[float], lo: int, span: float, *, window: float, cold_start: float, concurrency: int,
+    max_containers: int | None = None,
+) -> tuple[Usage, int]:
+    """Simulate requests ``lo:`` (lists) from a moment when no container is up (min_containers 0,
+    no buffer) until the next arrival that again finds none up. Returns the usage and how many
+    requests it served."""
+    sim = _Sim(span, window, cold_start, concurrency, max_containers, 0, s, a, lo)
+    usage = sim.run(stop_when_idle=True)
+    return usage, sim.consumed
+
+
 class _Sim:
     """State of one run. The per-request loop in ``run`` is inlined for speed (~1.5 us/request)."""
 
     def __init__(self, span: float, window: float, cold_start: float, concurrency: int,
-                 max_containers: int | None, buffer: int, service: list[float], arrivals: list[float]) -> None:
+                 max_containers: int | None, buffer: int, service: list[float], arrivals: list[float], lo: int) -> None:
         self.span, self.window, self.cold_start, self.k = span, window, cold_start, concurrency
         self.cap = max_containers if max_containers is not None else 1 << 30
         self.buffer = buffer
         self.service, self.arrivals = service, arrivals
-        self.lat = [0.0] * len(arrivals)
+        self.lo = lo  # first request simulated; latencies are kept from there on
+        self.lat: list[float] = []
         # Per-container state, indexed by container id; ``alive`` holds (rank, id) sorted by rank.
         self.ready: list[float] = []
         self.inflight: list[int] = []
@@ -75,6 +88,7 @@ class _Sim:
         self.heap: list[tuple[float, int, int, int]] = []  # (time, kind, container or value, token)
         self.billed = self.busy_t = 0.0
         self.busy = self.cold = self.cold_req = self.queued = self.seen = self.cur_min = 0
+        self.consumed = len(arrivals) - lo
 
     def clip(self, x: float) -> float:
         return self.span if x > self.span else x
@@ -135,7 +149,7 @@ class _Sim:
         if kind == _COMPLETE:
             if self.queue:  # the freed slot goes straight to the longest-waiting request
                 i = self.queue.popleft()
-                self.lat[i] = t - self.arrivals[i] + self.service[i]
+                self.lat[i - self.lo] = t - self.arrivals[i] + self.service[i]
                 heapq.heappush(self.heap, (t + self.service[i], _COMPLETE, x, 0))
                 return
             self.inflight[x] -= 1
@@ -152,12 +166,15 @@ class _Sim:
             self.cur_min = x
             self.enforce(t)
 
-    def run(self) -> Usage:
+    def run(self, stop_when_idle: bool = False) -> Usage:
         heap, alive, ready, inflight, service, lat = self.heap, self.alive, self.ready, self.inflight, self.service, self.lat
         k, handle, pop, push = self.k, self.handle, heapq.heappop, heapq.heappush
         for _ in range(min(self.cap, self.cur_min)):
             self.start_container(0.0, warm=True)
-        for i, t in enumerate(self.arrivals):
+        arrivals, lo = self.arrivals, self.lo
+        add_lat = lat.append
+        for i in range(lo, len(arrivals)):
+            t = arrivals[i]
             while heap and (heap[0][0] < t or (heap[0][0] == t and heap[0][1] < _ARRIVAL)):
                 et, kind, x, tok = pop(heap)
                 if kind == _COMPLETE and not self.queue:
@@ -166,6 +183,9 @@ class _Sim:
                         self.became_idle(x, et)
                 else:
                     handle(et, kind, x, tok)
+            if stop_when_idle and not alive and i > lo:
+                self.consumed = i - lo
+                break
             # Lowest-ranked ready container with a free slot, else the starting one ready first.
             cid = -1
             wait = None
@@ -184,13 +204,14 @@ class _Sim:
                 else:
                     self.queued += 1
                     self.queue.append(i)
+                    add_lat(0.0)  # set when a slot frees up
                     continue
             begin = ready[cid]
             if begin > t:
                 self.cold_req += 1
             else:
                 begin = t
-            lat[i] = begin - t + service[i]
+            add_lat(begin - t + service[i])
             inflight[cid] += 1
             if inflight[cid] == 1:
                 self.became_busy(cid, t)

@@ -17,14 +17,21 @@ completions before ``j`` are already below ``a_j - W`` by candidacy. Walking can
 precomputed "next candidate past D_k + W" pointer is a loop over sessions, not requests.
 
 Whether one container was enough is checked exactly afterwards: requests in flight at each
-arrival, counting waiting ones, never exceed ``concurrency``. If they do, the caller runs the
-general event simulation instead (returns None).
+arrival, counting waiting ones, never exceed ``concurrency``. With min_containers > 0 (one
+container always up, so no sessions) a failed check sends the whole run to the event
+simulation.
+
+Sessions are independent of each other: when one container was not enough for a session
+(a burst, or requests piling up during a cold start), only that stretch is handed to the
+event simulation, from the session's start until the next arrival that again finds no
+container up; the vectorised sessions resume from there.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .events import simulate_until_idle
 from .usage import Usage
 
 
@@ -55,17 +62,18 @@ def simulate_single(
     cold_start: float,
     concurrency: int,
     min_containers: int = 0,
-    base_inflight_max: int | None = None,
+    max_containers: int | None = None,
+    base_inflight: np.ndarray | None = None,
 ) -> Usage | None:
-    """Exact result when one container suffices, else None. ``a`` sorted, ``s`` > 0."""
+    """Exact result for a constant floor and no buffer; None when the event path must do all of it
+    (min_containers > 0 and one container is not always enough). ``a`` sorted, ``s`` > 0."""
     n = a.size
     f0 = a + s
-    if base_inflight_max is None:
-        base_inflight_max = int(_inflight_base(a, f0).max()) if n else 0
-    # Waiting only lengthens occupancy, so the no-wait count is a lower bound everywhere.
-    if base_inflight_max > concurrency:
-        return None
+    if base_inflight is None:
+        base_inflight = _inflight_base(a, f0)  # callers sweeping W pass it in: it depends on s only
     if min_containers > 0:
+        if n and int(base_inflight.max()) > concurrency:
+            return None
         return Usage(
             container_seconds=min_containers * span,
             busy_seconds=_union_seconds(a, f0, span),
@@ -84,8 +92,9 @@ def simulate_single(
     prev[0] = -np.inf
     prev[1:] = c0[:-1]
     cand = np.flatnonzero(a > prev + window)
+    ncand = cand.size
 
-    # Requests waiting for a candidate's cold start: indices [k, wait_end).
+    # Every candidate as if it started a session: requests [k, wait_end) wait for r = a_k + c.
     ready = a[cand] + cold_start
     wait_end = np.searchsorted(a, ready, side="left")
     waiting = wait_end - cand
@@ -95,52 +104,89 @@ def simulate_single(
             idx = np.minimum(cand + m, n - 1)
             np.maximum(smax, np.where(m < waiting, s[idx], -np.inf), out=smax)
     d = ready + smax  # latest completion among the waiting requests
+    # From a true start, the next true start is the first candidate past D + W.
+    nxt = np.searchsorted(a[cand], d + window, side="right")
+    next_idx = np.append(cand, n)[nxt]  # first request of the next session
+    ends = np.maximum(d, c0[next_idx - 1]) + window
 
-    # Walk candidates: from a true start k, the next true start is the first candidate past D_k + W.
-    nxt = np.searchsorted(a[cand], d + window, side="right").tolist()
-    true_pos = []
-    p, total = 0, len(nxt)
-    while p < total:
-        true_pos.append(p)
-        p = nxt[p]
-    tp = np.asarray(true_pos, dtype=np.int64)
-    starts, ready, d, waiting = cand[tp], ready[tp], d[tp], waiting[tp]
-
-    # True completions: the waiting requests of each session finish at r_k + s_i.
-    rep = np.repeat(np.arange(starts.size), waiting)
-    widx = starts[rep] + (np.arange(rep.size) - np.repeat(np.cumsum(waiting) - waiting, waiting))
-    f = f0.copy()
-    f[widx] = ready[rep] + s[widx]
-    lat = s.copy()
-    lat[widx] += ready[rep] - a[widx]
-
-    # Exact in-flight check where waits changed anything: requests of a session arriving
-    # before its latest waiting completion; elsewhere the no-wait count is exact.
-    aff_end = np.searchsorted(a, d, side="left")
-    aff_len = aff_end - starts
+    # Is one container enough for the session starting at each candidate? Exact in-flight
+    # counts: where waits changed nothing the no-wait count is exact; the requests arriving
+    # before D (the latest waiting completion) are counted directly.
+    bad_req = base_inflight > concurrency
+    bad = np.zeros(ncand, dtype=bool)
+    if bad_req.any():  # any over-full request inside [start, next start)
+        pre = np.concatenate(([0], np.cumsum(bad_req)))
+        bad = (pre[next_idx] - pre[cand]) > 0
+    aff_len = np.searchsorted(a, d, side="left") - cand
     if aff_len.max() > 1:
-        arep = np.repeat(np.arange(starts.size), aff_len)
-        k = starts[arep]
-        i = k + (np.arange(arep.size) - np.repeat(np.cumsum(aff_len) - aff_len, aff_len))
+        owner = np.repeat(np.arange(ncand), aff_len)
+        k = cand[owner]
+        i = k + (np.arange(owner.size) - np.repeat(np.cumsum(aff_len) - aff_len, aff_len))
         count = np.zeros(i.size, dtype=np.int64)
+        we, rd = wait_end[owner], ready[owner]
         for m in range(int(aff_len.max())):
-            j = i - m
-            ok = j >= k
-            count += ok & (f[np.maximum(j, 0)] > a[i])
-        if int(count.max()) > concurrency:
-            return None
+            j = np.maximum(i - m, 0)
+            fj = np.where(j < we, rd + s[j], f0[j])
+            count += (i - m >= k) & (fj > a[i])
+        over = np.zeros(ncand, dtype=bool)
+        over[owner[count > concurrency]] = True
+        bad |= over
 
-    # Session ends: the latest completion in the session plus W, cut at the span's end.
-    last = np.append(starts[1:], n) - 1
-    ends = np.maximum(d, c0[last]) + window
-    billed = float((np.minimum(ends, span) - a[starts]).sum())
+    # Walk the sessions; hand the ones that need more containers to the event simulation.
+    nxt_l, bad_l, cand_l = nxt.tolist(), bad.tolist(), cand
+    fast_pos: list[int] = []
+    segments: list[tuple[int, int, Usage]] = []
+    lists: tuple[list[float], list[float]] | None = None
+    p = 0
+    while p < ncand:
+        if not bad_l[p]:
+            fast_pos.append(p)
+            p = nxt_l[p]
+            continue
+        if lists is None:
+            lists = (a.tolist(), s.tolist())
+        lo = int(cand_l[p])
+        usage, used = simulate_until_idle(lists[0], lists[1], lo, span, window=window, cold_start=cold_start,
+                                          concurrency=concurrency, max_containers=max_containers)
+        segments.append((lo, lo + used, usage))
+        if lo + used >= n:
+            break
+        p = int(np.searchsorted(cand, lo + used))
+        if p >= ncand or cand[p] != lo + used:  # cannot happen: everything was down
+            raise AssertionError("event segment ended where no session can start")
+
+    tp = np.asarray(fast_pos, dtype=np.int64)
+    starts, r_t, w_n = cand[tp], ready[tp], waiting[tp]
+    rep = np.repeat(np.arange(starts.size), w_n)
+    widx = starts[rep] + (np.arange(rep.size) - np.repeat(np.cumsum(w_n) - w_n, w_n))
+    f = f0.copy()
+    f[widx] = r_t[rep] + s[widx]
+    lat = s.copy()
+    lat[widx] += r_t[rep] - a[widx]
+    billed = float((np.minimum(ends[tp], span) - a[starts]).sum())
+    fast_mask = np.ones(n, dtype=bool)
+    busy = cold = cold_req = queued = 0
+    seen = 1
+    for lo, hi, u in segments:
+        fast_mask[lo:hi] = False
+        lat[lo:hi] = u.latencies
+        billed += u.container_seconds
+        busy += u.busy_seconds
+        cold += u.cold_starts
+        cold_req += u.cold_requests
+        queued += u.queued_requests
+        seen = max(seen, u.max_containers_seen)
+    if segments:
+        busy += _union_seconds(a[fast_mask], f[fast_mask], span)
+    else:
+        busy = _union_seconds(a, f, span)
     return Usage(
         container_seconds=billed,
-        busy_seconds=_union_seconds(a, f, span),
-        cold_starts=int(starts.size),
-        cold_requests=int(waiting.sum()),
-        queued_requests=0,
+        busy_seconds=float(busy),
+        cold_starts=int(starts.size) + cold,
+        cold_requests=int(w_n.sum()) + cold_req,
+        queued_requests=queued,
         latencies=lat,
-        max_containers_seen=1,
-        method="fast",
+        max_containers_seen=seen,
+        method="fast" if not segments else f"fast+events ({len(segments)} sessions)",
     )

@@ -104,15 +104,14 @@ class _Gpu:
     machine: Machine
     cold_start: float
     arrivals: np.ndarray
-    _inflight_max: int | None = None
+    _inflight: np.ndarray | None = None
 
     @property
-    def inflight_max(self) -> int:
-        # Only GPUs that get simulated pay for this sort-and-search.
-        if self._inflight_max is None:
-            a = self.arrivals
-            self._inflight_max = int(_inflight_base(a, a + self.service).max()) if a.size else 0
-        return self._inflight_max
+    def inflight(self) -> np.ndarray:
+        # Depends on the service times only; only GPUs that get simulated pay for it.
+        if self._inflight is None:
+            self._inflight = _inflight_base(self.arrivals, self.arrivals + self.service)
+        return self._inflight
 
 
 def _rates_for(rates: Callable[[catalog.GpuModel], Rates] | Mapping[str, Rates] | None, gpu: catalog.GpuModel) -> Rates:
@@ -191,7 +190,7 @@ def recommend(
         policy = Policy(scaledown_window=w, concurrency=concurrency, min_containers=m, max_containers=max_containers,
                         buffer_containers=buffer_containers, schedule=tuple(schedules[sname]))
         usage = usage_for(traffic, t.service, policy, t.cold_start, changes=changes[(sname, m)],
-                          base_inflight_max=t.inflight_max)
+                          base_inflight=t.inflight)
         res = price(usage, span, t.machine, traffic.requests, t.cold_start)
         results[(t.model.name, w, m, sname)] = res
         cand = Candidate(

@@ -139,9 +139,14 @@ def usage_for(
     *,
     method: str = "auto",
     changes: Sequence[tuple[float, int]] | None = None,
-    base_inflight_max: int | None = None,
+    base_inflight: np.ndarray | None = None,
 ) -> Usage:
-    """Run the simulation; ``method`` is "auto", "fast" (error if it does not apply) or "events"."""
+    """Run the simulation; ``method`` is "auto", "fast" (error if it does not apply) or "events".
+
+    "fast" is the vectorised session path (it hands over-full sessions to the event loop);
+    it does not apply to buffer containers, schedules, or min_containers > 0 when one
+    container is not always enough.
+    """
     a, span = traffic.times, traffic.span
     if service.shape != a.shape:
         raise ValueError("one service time per request is needed")
@@ -153,12 +158,13 @@ def usage_for(
     if fast_ok:
         usage = simulate_single(
             a, service, span, window=policy.scaledown_window, cold_start=cold_start,
-            concurrency=policy.concurrency, min_containers=min0, base_inflight_max=base_inflight_max,
+            concurrency=policy.concurrency, min_containers=min0, max_containers=policy.max_containers,
+            base_inflight=base_inflight,
         )
         if usage is not None:
             return usage
     if method == "fast":
-        raise ValueError("the one-container fast path does not apply to this policy and traffic")
+        raise ValueError("the vectorised fast path does not apply to this policy and traffic")
     return simulate_events(
         a, service, span, window=policy.scaledown_window, cold_start=cold_start,
         concurrency=policy.concurrency, min_changes=changes, max_containers=policy.max_containers,
