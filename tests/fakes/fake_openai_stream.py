@@ -62,6 +62,16 @@ def parse_errors(spec: str) -> dict[int, str]:
     return out
 
 
+class TimedReader(asyncio.StreamReader):
+    """Stamps data as the event loop reads it from the socket."""
+
+    last_data = 0.0
+
+    def feed_data(self, data: bytes) -> None:
+        self.last_data = time.perf_counter()
+        super().feed_data(data)
+
+
 class FakeServer:
     def __init__(self, opts: argparse.Namespace) -> None:
         self.o = opts
@@ -86,7 +96,9 @@ class FakeServer:
                         k, v = line.split(":", 1)
                         headers[k.strip().lower()] = v.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
-                received = time.perf_counter()
+                # When the request's last bytes reached this process, not when this task ran:
+                # the truth must not move with the server's own event-loop backlog.
+                received = getattr(reader, "last_data", None) or time.perf_counter()
                 keep = await self.route(method, path, headers, body, received, writer)
                 if not keep:
                     return
@@ -174,11 +186,11 @@ class FakeServer:
             writer.write(b"%x\r\n%s\r\n" % (len(data), data))
             await writer.drain()
 
-        def chunk(delta: dict, finish: str | None = None) -> str:
+        def chunk(delta: dict, finish: str | None = None, **extra: object) -> str:
             return json.dumps({
                 "id": f"chatcmpl-{n}", "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": model, "system_fingerprint": "fp_ollama",
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra,
             })
 
         # Like OpenAI, a role-only chunk goes out at once: it is not the first token.
@@ -188,6 +200,7 @@ class FakeServer:
             return False
         loop_now = time.perf_counter
         first_at = received + (o.ttft_ms + (o.cold_ms if n == 1 else 0)) / 1000
+        pre, post = f"data: {chunk({'role': 'assistant', 'content': chr(0)})}\n\n".encode().split(b"\\u0000")
         for i in range(tokens):
             delay = first_at + i * o.itl_ms / 1000 - loop_now()
             if delay > 0:
@@ -203,6 +216,16 @@ class FakeServer:
             field = "reasoning_content" if i < o.reasoning_tokens else "content"
             if i == 0:
                 self.late_ms.append((loop_now() - first_at) * 1000)
+                # When this process wrote the first token (perf_counter is system-wide on
+                # Linux): lets a benchmark split latency between server and client.
+                await event(chunk({"role": "assistant", field: f" tok{i}"}, written_ns=time.perf_counter_ns()))
+                continue
+            if field == "content" and not o.split_writes:
+                # Fast path, so 64 streams cost this process little: a pre-encoded template.
+                data = pre + b" tok%d" % i + post
+                writer.write(b"%x\r\n%s\r\n" % (len(data), data))
+                await writer.drain()
+                continue
             await event(chunk({"role": "assistant", field: f" tok{i}"}))
         await event(chunk({"role": "assistant", "content": ""}, "stop"))
         if (req.get("stream_options") or {}).get("include_usage") and not o.no_usage:
@@ -280,7 +303,10 @@ async def main(argv: list[str] | None = None) -> None:
 
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(opts.tls_cert, opts.tls_key)
-    srv = await asyncio.start_server(server.handle, opts.host, opts.port, backlog=1024, ssl=tls)
+    def protocol() -> asyncio.StreamReaderProtocol:
+        return asyncio.StreamReaderProtocol(TimedReader(limit=2 ** 16), server.handle)
+
+    srv = await asyncio.get_running_loop().create_server(protocol, opts.host, opts.port, backlog=1024, ssl=tls)
     port = srv.sockets[0].getsockname()[1]
     print(f"PORT {port}", flush=True)
     async with srv:
