@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import select
 import socket
 import sys
 import threading
@@ -265,10 +266,24 @@ class Handler(BaseHTTPRequestHandler):
         """Yield (index, token) at absolute deadlines."""
         ttft, delay = self.knob("TTFT", 0), self.knob("TOKEN_DELAY", 0)
         for i, tok in enumerate(tokens):
-            wait = start + ttft + i * delay - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
+            self._sleep_until(start + ttft + i * delay)
             yield i, tok
+
+    def _sleep_until(self, deadline: float) -> None:
+        """Wait, but notice a client that hangs up meanwhile (Go cancels the request context
+        at once, and Ollama then stops generating): raise as a failed write would."""
+        while (wait := deadline - time.monotonic()) > 0:
+            readable, _, _ = select.select([self.connection], [], [], wait)
+            if not readable:
+                return
+            try:
+                gone = self.connection.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                gone = True
+            if gone:
+                raise ConnectionResetError("client closed the connection")
+            time.sleep(max(0.0, deadline - time.monotonic()))  # a pipelined request waits its turn
+            return
 
     def _streaming(self, fn) -> None:
         with STATE.lock:

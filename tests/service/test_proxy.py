@@ -205,3 +205,12 @@ async def test_readyz_is_503_until_the_model_is_loaded(runtime):
         r = await c.get("/readyz")
     assert r.status_code == 503
     assert r.json() == {"ready": False, "model": MODEL, "reason": f"model {MODEL} is not loaded"}
+
+
+def test_client_leaving_before_the_answer_cancels_the_upstream_request(served):
+    settings = ServiceSettings.from_env()
+    headers = {**auth(), "X-Fake-Ollama-Ttft": "30"}  # a long prompt evaluation, nothing sent yet
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(served.url + "/api/generate", headers=headers, json={**GENERATE, "stream": False}, timeout=0.5)
+    stats = wait_for(lambda: (s := fake_stats(settings))["disconnects"] >= 1 and s, "the fake to see the request cancelled")
+    assert stats["active"] == 0

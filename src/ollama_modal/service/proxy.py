@@ -133,53 +133,70 @@ class _Proxy:
         url = target.decode("latin-1") + (("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else "")
         client = self.upstream.client
         request = client.build_request(scope["method"], url, headers=out, content=body)
+        call = _Call(send)
+        async with anyio.create_task_group() as tg:
+            # From here on a caller that leaves cancels the upstream request, also while
+            # Ollama is still working on a non-streamed answer.
+            tg.start_soon(call.watch_disconnect, receive, tg.cancel_scope)
+            try:
+                await self._exchange(scope, client, request, call)
+            finally:
+                tg.cancel_scope.cancel()
+        if call.disconnected:
+            _log(f"client disconnected from {scope['path']} mid-request; closed the upstream request")
+
+    async def _exchange(self, scope: dict[str, Any], client: httpx.AsyncClient, request: httpx.Request, call: _Call) -> None:
         try:
             response = await client.send(request, stream=True)
         except httpx.TimeoutException:
-            await _json(send, 504, error_body("Ollama did not answer in time", "upstream_timeout", "server_error"))
+            await call.error(504, error_body("Ollama did not answer in time", "upstream_timeout", "server_error"))
             return
         except httpx.TransportError as e:
             reason = self.child.exit_reason() if (self.child is not None and not self.child.alive) else type(e).__name__
             _log(f"upstream unreachable for {scope['path']}: {reason}")
-            await _json(send, 502, error_body(f"Ollama is unreachable: {reason}", "upstream_unavailable", "server_error"))
+            await call.error(502, error_body(f"Ollama is unreachable: {reason}", "upstream_unavailable", "server_error"))
             return
         try:
-            await _relay(response, receive, send)
+            await call.relay(response)
         finally:
             with anyio.CancelScope(shield=True):
                 await response.aclose()  # closing mid-stream tells Ollama to stop generating
 
 
-async def _relay(response: httpx.Response, receive: Any, send: Any) -> None:
-    resp_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.multi_items() if k.lower() not in HOP_BY_HOP]
-    await send({"type": "http.response.start", "status": response.status_code, "headers": resp_headers})
-    finished = disconnected = False
-    async with anyio.create_task_group() as tg:
+class _Call:
+    """One proxied exchange: relays the response and notices a caller that leaves."""
 
-        async def watch_disconnect() -> None:
-            # Servers on ASGI spec < 2.4 report a gone client only through receive().
-            nonlocal disconnected
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            if not finished:  # after the last chunk, receive() returning disconnect is normal
-                disconnected = True
-                tg.cancel_scope.cancel()
+    def __init__(self, send: Any) -> None:
+        self.send = send
+        self.finished = False
+        self.disconnected = False
 
-        tg.start_soon(watch_disconnect)
+    async def watch_disconnect(self, receive: Any, scope: anyio.CancelScope) -> None:
+        # Servers on ASGI spec < 2.4 (and Modal) report a gone client only through receive().
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        if not self.finished:  # after the last chunk, receive() returning disconnect is normal
+            self.disconnected = True
+            scope.cancel()
+
+    async def error(self, status: int, body: dict[str, Any]) -> None:
+        self.finished = True
+        await _json(self.send, status, body)
+
+    async def relay(self, response: httpx.Response) -> None:
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.multi_items() if k.lower() not in HOP_BY_HOP]
+        send = self.send
         try:
+            await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
             async for chunk in response.aiter_raw():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            finished = True
+            self.finished = True
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
-            disconnected = True  # servers on spec 2.4 report it by failing send()
+            self.disconnected = True  # servers on spec 2.4 report a gone client by failing send()
         except httpx.TransportError as e:
             _log(f"upstream stream broke midway: {type(e).__name__}")
             raise
-        finally:
-            tg.cancel_scope.cancel()
-    if disconnected:
-        _log("client disconnected mid-response; closed the upstream request")
 
 
 async def _read_body(receive: Any) -> bytes | None:
