@@ -69,9 +69,9 @@ def simulate_single(
     (min_containers > 0 and one container is not always enough). ``a`` sorted, ``s`` > 0."""
     n = a.size
     f0 = a + s
-    if base_inflight is None:
-        base_inflight = _inflight_base(a, f0)  # callers sweeping W pass it in: it depends on s only
     if min_containers > 0:
+        if base_inflight is None:
+            base_inflight = _inflight_base(a, f0)  # callers sweeping W pass it in: it depends on s only
         if n and int(base_inflight.max()) > concurrency:
             return None
         return Usage(
@@ -109,28 +109,15 @@ def simulate_single(
     next_idx = np.append(cand, n)[nxt]  # first request of the next session
     ends = np.maximum(d, c0[next_idx - 1]) + window
 
-    # Is one container enough for the session starting at each candidate? Exact in-flight
-    # counts: where waits changed nothing the no-wait count is exact; the requests arriving
-    # before D (the latest waiting completion) are counted directly.
-    bad_req = base_inflight > concurrency
+    # Cheap sufficient test: a request occupies its slot at most c + max(s) seconds, so no more
+    # than the arrivals in any such window can be in flight; if that fits, nothing can be over-full.
+    reach = cold_start + float(s.max())
+    crowd = int((np.arange(1, n + 1) - np.searchsorted(a, a - reach, side="right")).max())
     bad = np.zeros(ncand, dtype=bool)
-    if bad_req.any():  # any over-full request inside [start, next start)
-        pre = np.concatenate(([0], np.cumsum(bad_req)))
-        bad = (pre[next_idx] - pre[cand]) > 0
-    aff_len = np.searchsorted(a, d, side="left") - cand
-    if aff_len.max() > 1:
-        owner = np.repeat(np.arange(ncand), aff_len)
-        k = cand[owner]
-        i = k + (np.arange(owner.size) - np.repeat(np.cumsum(aff_len) - aff_len, aff_len))
-        count = np.zeros(i.size, dtype=np.int64)
-        we, rd = wait_end[owner], ready[owner]
-        for m in range(int(aff_len.max())):
-            j = np.maximum(i - m, 0)
-            fj = np.where(j < we, rd + s[j], f0[j])
-            count += (i - m >= k) & (fj > a[i])
-        over = np.zeros(ncand, dtype=bool)
-        over[owner[count > concurrency]] = True
-        bad |= over
+    if crowd > concurrency:
+        if base_inflight is None:
+            base_inflight = _inflight_base(a, f0)
+        bad = _overfull_sessions(a, s, f0, base_inflight, cand, wait_end, ready, d, next_idx, concurrency)
 
     # Walk the sessions; hand the ones that need more containers to the event simulation.
     nxt_l, bad_l, cand_l = nxt.tolist(), bad.tolist(), cand
@@ -190,3 +177,35 @@ def simulate_single(
         max_containers_seen=seen,
         method="fast" if not segments else f"fast+events ({len(segments)} sessions)",
     )
+
+
+def _overfull_sessions(
+    a: np.ndarray, s: np.ndarray, f0: np.ndarray, base_inflight: np.ndarray, cand: np.ndarray, wait_end: np.ndarray,
+    ready: np.ndarray, d: np.ndarray, next_idx: np.ndarray, concurrency: int,
+) -> np.ndarray:
+    """For each candidate as a session start: is one container not enough somewhere in it?
+
+    Exact in-flight counts: where waits changed nothing the no-wait count is exact; the
+    requests arriving before D (the latest waiting completion) are counted directly.
+    """
+    ncand = cand.size
+    bad_req = base_inflight > concurrency
+    bad = np.zeros(ncand, dtype=bool)
+    if bad_req.any():  # any over-full request inside [start, next start)
+        pre = np.concatenate(([0], np.cumsum(bad_req)))
+        bad = (pre[next_idx] - pre[cand]) > 0
+    aff_len = np.searchsorted(a, d, side="left") - cand
+    if aff_len.max() > 1:
+        owner = np.repeat(np.arange(ncand), aff_len)
+        k = cand[owner]
+        i = k + (np.arange(owner.size) - np.repeat(np.cumsum(aff_len) - aff_len, aff_len))
+        count = np.zeros(i.size, dtype=np.int64)
+        we, rd = wait_end[owner], ready[owner]
+        for m in range(int(aff_len.max())):
+            j = np.maximum(i - m, 0)
+            fj = np.where(j < we, rd + s[j], f0[j])
+            count += (i - m >= k) & (fj > a[i])
+        over = np.zeros(ncand, dtype=bool)
+        over[owner[count > concurrency]] = True
+        bad |= over
+    return bad

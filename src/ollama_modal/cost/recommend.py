@@ -67,6 +67,7 @@ class Recommendation:
     budget_usd: float | None
     evaluated: int
     pruned: int
+    lowest_bound_usd: float = 0.0  # the smallest lower bound of any candidate, monthly
     results: dict[tuple[str, int, int, str], SimResult] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,6 +79,7 @@ class Recommendation:
             "budget_usd": self.budget_usd,
             "evaluated": self.evaluated,
             "pruned": self.pruned,
+            "lowest_bound_usd": self.lowest_bound_usd,
         }
 
 
@@ -207,7 +209,8 @@ def recommend(
 
     ranked = sorted(evaluated, key=lambda c: (not c.ok, c.monthly_cost_usd if c.ok else c.latency_p95_s, c.monthly_cost_usd))
     choice = ranked[0] if ranked and ranked[0].ok else None
-    rec = Recommendation(choice, ranked, "", p95_goal_s, budget_usd, len(evaluated), len(queue) - len(evaluated), results)
+    rec = Recommendation(choice, ranked, "", p95_goal_s, budget_usd, len(evaluated), len(queue) - len(evaluated),
+                         queue[0][0] if queue else 0.0, results)
     rec.explanation = explain(rec, traffic)
     return rec
 
@@ -215,26 +218,35 @@ def recommend(
 def explain(rec: Recommendation, traffic: Traffic) -> str:
     days = traffic.span / 86400
     goal = f"p95 latency <= {rec.p95_goal_s:g} s"
+    budget = f"${rec.budget_usd:,.2f}/month" if rec.budget_usd is not None else ""
     searched = (f"{rec.evaluated} settings simulated over {days:.1f} days of traffic ({traffic.mean_rpm:.1f} requests/min); "
-                f"{rec.pruned} more ruled out because a lower bound on their cost was already higher")
+                f"{rec.pruned} more ruled out because a lower bound on their cost was already higher"
+                + (" or over the budget" if budget else ""))
     c = rec.choice
-    if c is None:
-        fastest = min(rec.candidates, key=lambda x: x.latency_p95_s, default=None)
-        if fastest is not None and fastest.meets_goal and rec.budget_usd is not None:
-            return (f"No setting meets {goal} within ${rec.budget_usd:,.2f}/month: the cheapest that meets the goal, "
-                    f"{fastest.gpu} with scaledown_window {fastest.scaledown_window} s and min_containers "
-                    f"{fastest.min_containers}, costs ${fastest.monthly_cost_usd:,.2f}/month. Raise the budget or relax the goal. "
-                    f"{searched}.")
-        best = f" The best p95 seen was {fastest.latency_p95_s:.1f} s ({fastest.gpu}, min_containers {fastest.min_containers})." if fastest else ""
-        return (f"No setting meets {goal}.{best} Cold starts ({fastest.cold_start_s if fastest else 0:.0f} s) or queueing dominate: "
-                f"keep a container warm (min_containers or a schedule), raise max_inputs, or relax the goal. {searched}.")
-    sched = "" if c.schedule == "none" else f" with the {c.schedule} warm schedule"
-    text = (f"{c.gpu} with scaledown_window {c.scaledown_window} s and min_containers {c.min_containers}{sched} is the "
-            f"cheapest setting that meets {goal}: ${c.monthly_cost_usd:,.2f}/month, p95 {c.latency_p95_s:.1f} s, "
-            f"{c.cold_start_fraction:.1%} of requests wait for a cold start (~{c.cold_start_s:.0f} s each) and "
-            f"{c.idle_fraction:.0%} of the bill is idle time. {searched}.")
-    runner_up = next((x for x in rec.candidates[1:] if x.ok and x.gpu != c.gpu), None)
-    if runner_up:
-        text += (f" The cheapest simulated setting on another GPU, {runner_up.gpu} (scaledown_window {runner_up.scaledown_window} s, "
-                 f"min_containers {runner_up.min_containers}), costs ${runner_up.monthly_cost_usd - c.monthly_cost_usd:,.2f} more.")
-    return text
+    if c is not None:
+        sched = "" if c.schedule == "none" else f" with the {c.schedule} warm schedule"
+        text = (f"{c.gpu} with scaledown_window {c.scaledown_window} s and min_containers {c.min_containers}{sched} is the "
+                f"cheapest setting that meets {goal}: ${c.monthly_cost_usd:,.2f}/month, p95 {c.latency_p95_s:.1f} s, "
+                f"{c.cold_start_fraction:.1%} of requests wait for a cold start (~{c.cold_start_s:.0f} s each) and "
+                f"{c.idle_fraction:.0%} of the bill is idle time. {searched}.")
+        runner_up = next((x for x in rec.candidates[1:] if x.ok and x.gpu != c.gpu), None)
+        if runner_up:
+            text += (f" The cheapest simulated setting on another GPU, {runner_up.gpu} (scaledown_window "
+                     f"{runner_up.scaledown_window} s, min_containers {runner_up.min_containers}), costs "
+                     f"${runner_up.monthly_cost_usd - c.monthly_cost_usd:,.2f} more.")
+        return text
+    if not rec.candidates:
+        return (f"No setting fits the budget of {budget}: even a lower bound on the cheapest one is "
+                f"${rec.lowest_bound_usd:,.2f}/month. Raise the budget or lower the traffic. {searched}.")
+    meets = [x for x in rec.candidates if x.meets_goal]
+    if meets and budget:
+        m = min(meets, key=lambda x: x.monthly_cost_usd)
+        return (f"No setting meets {goal} within {budget}: the cheapest simulated one that meets the goal, "
+                f"{m.gpu} with scaledown_window {m.scaledown_window} s and min_containers {m.min_containers}, costs "
+                f"${m.monthly_cost_usd:,.2f}/month. Raise the budget or relax the goal. {searched}.")
+    fastest = min(rec.candidates, key=lambda x: x.latency_p95_s)
+    where = f" within {budget}" if budget else ""
+    return (f"No setting meets {goal}{where}. The best p95 seen was {fastest.latency_p95_s:.1f} s ({fastest.gpu}, "
+            f"scaledown_window {fastest.scaledown_window} s, min_containers {fastest.min_containers}; a cold start takes "
+            f"~{fastest.cold_start_s:.0f} s). Keep containers warm (min_containers or a schedule), raise max_inputs, "
+            f"use a faster GPU or a smaller model, or relax the goal. {searched}.")

@@ -1,0 +1,93 @@
+"""recommend(): branch and bound must find what an exhaustive search finds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ollama_modal import catalog
+from ollama_modal.cost.coldstart import estimate_cold_start
+from ollama_modal.cost.recommend import DEFAULT_WINDOWS, recommend
+from ollama_modal.cost.schedule import WarmWindow
+from ollama_modal.cost.service import ServiceModel, service_times
+from ollama_modal.cost.simulator import Machine, Policy, simulate
+from ollama_modal.cost.traffic import poisson, shaped
+from ollama_modal.pricing import Rates
+
+MODEL = 3.8e9
+SERVICE = ServiceModel(output_tokens=200)
+OFFICE = (WarmWindow(("mon", "tue", "wed", "thu", "fri"), "08:00", "19:00"),)
+
+
+def exhaustive(traffic, goal, budget=None, gpus=None, schedules=None, concurrency=4, windows=DEFAULT_WINDOWS):
+    best = None
+    for name in gpus or catalog.GPUS:
+        g = catalog.GPUS[name]
+        svc = service_times(SERVICE, traffic.requests, g, MODEL)
+        cs = estimate_cold_start(g, MODEL).total_s
+        for sname, wins in (schedules or {"none": ()}).items():
+            for m in (0, 1, 2):
+                for w in windows:
+                    r = simulate(traffic, svc, Policy(w, concurrency, m, schedule=tuple(wins)), Machine(Rates(g.price_per_second)), cs)
+                    ok = r.latency_s["p95"] <= goal and (budget is None or r.monthly_cost_usd <= budget)
+                    if ok and (best is None or r.monthly_cost_usd < best[0]):
+                        best = (r.monthly_cost_usd, name, w, m, sname)
+    return best
+
+
+@pytest.mark.parametrize("rpm,goal", [(0.5, 30.0), (0.5, 8.0), (4.0, 6.0)])
+def test_matches_exhaustive_search(rpm: float, goal: float) -> None:
+    traffic = poisson(rpm, 2 * 86400, seed=5)
+    gpus = ["T4", "A10", "H100"]
+    rec = recommend(traffic, model_bytes=MODEL, p95_goal_s=goal, gpus=gpus, service=SERVICE)
+    best = exhaustive(traffic, goal, gpus=gpus)
+    assert rec.choice is not None and best is not None
+    assert rec.choice.monthly_cost_usd == pytest.approx(best[0])
+    assert rec.choice.latency_p95_s <= goal
+    assert rec.evaluated + rec.pruned == len(gpus) * 3 * len(DEFAULT_WINDOWS)
+    assert rec.pruned > 0  # the bound did some work
+    assert rec.choice.gpu in rec.explanation and f"${rec.choice.monthly_cost_usd:,.2f}" in rec.explanation
+
+
+def test_schedules_are_searched() -> None:
+    traffic = shaped(2, 3 * 86400, seed=2)  # Monday to Wednesday: busy office hours, quiet nights
+    schedules = {"none": (), "office-hours": OFFICE}
+    windows = (2, 30, 300, 3600)
+    rec = recommend(traffic, model_bytes=MODEL, p95_goal_s=10, gpus=["T4"], schedules=schedules, service=SERVICE, windows=windows)
+    best = exhaustive(traffic, 10, gpus=["T4"], schedules=schedules, windows=windows)
+    assert rec.choice is not None and rec.choice.monthly_cost_usd == pytest.approx(best[0])
+    assert {c.schedule for c in rec.candidates} <= set(schedules)
+
+
+def test_fits_predicate_filters_gpus() -> None:
+    traffic = poisson(1, 86400, seed=1)
+    rec = recommend(traffic, model_bytes=MODEL, p95_goal_s=60, fits=lambda g: g.vram_gb >= 80, service=SERVICE)
+    assert rec.choice is not None and {c.gpu for c in rec.candidates} <= {"A100-80GB", "H100", "H200", "B200"}
+    with pytest.raises(ValueError, match="no GPU tier fits"):
+        recommend(traffic, model_bytes=MODEL, p95_goal_s=60, fits=lambda g: False)
+
+
+def test_impossible_goal_and_budget() -> None:
+    traffic = poisson(1, 86400, seed=1)
+    rec = recommend(traffic, model_bytes=MODEL, p95_goal_s=0.5, gpus=["T4"], service=SERVICE)
+    assert rec.choice is None and rec.explanation.startswith("No setting meets p95 latency <= 0.5 s")
+    rec = recommend(traffic, model_bytes=MODEL, p95_goal_s=60, gpus=["T4"], budget_usd=1.0, service=SERVICE)
+    assert rec.choice is None and rec.explanation.startswith("No setting fits the budget of $1.00/month")
+    assert rec.candidates == [] and rec.lowest_bound_usd > 1.0
+    # A budget between the bound and the real price: simulated, but over budget.
+    cheapest = recommend(traffic, model_bytes=MODEL, p95_goal_s=60, gpus=["T4"], service=SERVICE).choice
+    assert cheapest is not None
+    rec = recommend(traffic, model_bytes=MODEL, p95_goal_s=60, gpus=["T4"], service=SERVICE,
+                    budget_usd=cheapest.monthly_cost_usd * 0.999)
+    assert rec.choice is None and rec.candidates and all(not c.within_budget for c in rec.candidates)
+    assert "within $" in rec.explanation
+
+
+def test_rates_override_changes_the_choice() -> None:
+    traffic = poisson(0.5, 86400, seed=3)
+    cheap_h100 = {"H100": Rates(gpu_per_second=0.00001)}
+    rec = recommend(traffic, model_bytes=MODEL, p95_goal_s=60, gpus=["T4", "H100"], rates=cheap_h100, service=SERVICE)
+    assert rec.choice is not None and rec.choice.gpu == "H100"
+    d = rec.to_dict()
+    assert d["choice"]["gpu"] == "H100" and isinstance(d["candidates"], list) and "explanation" in d
+    assert np.isfinite(d["choice"]["monthly_cost_usd"])
