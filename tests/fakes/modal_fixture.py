@@ -2,6 +2,20 @@
 pointed at it and its process-wide caches cleared before and after.
 
 Register it from tests/conftest.py with ``pytest_plugins = ["tests.fakes.modal_fixture"]``.
+
+Typical use::
+
+    def test_switch_warm(omc, modal_server):
+        modal_server.state.put_secret("omc-api-keys", "main", {"OMC_API_KEYS": "k"})
+        modal_server.state.function_handlers["pull_model"] = lambda state, **kw: {}
+        omc("deploy", "--profile", "a10g-balanced", "--yes")
+        modal_server.servicer.reset_records()
+        omc("switch-warm", "always-on", "--yes")
+        (req,) = modal_server.calls("FunctionUpdateSchedulingParams")
+        assert "AppPublish" not in modal_server.methods()
+
+Faults: ``modal_server.fail("AppPublish", "UNAVAILABLE", times=None)``; ``delay(method, s)``.
+While the fixture is active, any name lookup other than loopback raises ``NetworkBlocked``.
 """
 
 from __future__ import annotations
