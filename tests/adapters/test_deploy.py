@@ -80,6 +80,8 @@ def test_publish_records_app_tags_and_deployment_tag(backend, modal_server, app_
     (publish,) = modal_server.calls("AppPublish")
 
     assert dict(publish.tags) == {"omc-managed": "1", "omc-config-hash": "abc123"}
+    (create,) = modal_server.calls("AppCreate")  # modal.App(name, tags=...) sends them at creation too
+    assert dict(create.tags) == {"omc-managed": "1", "omc-config-hash": "abc123"}
     assert publish.deployment_tag == "release-1"
     assert publish.name == "omc-ollama"
     assert backend.get_tags("omc-ollama") == {"omc-managed": "1", "omc-config-hash": "abc123"}
