@@ -111,6 +111,8 @@ def test_errors_are_counted_by_kind(fake_server):
     assert r.errors_by_kind == {"broken_stream": 1, "http_429": 1, "http_500": 1, "http_503": 1,
                                 "stream_error": 1, "timeout": 1}
     assert r.errors == 6 and r.levels[0].ok == 2
+    examples = r.levels[0].error_examples
+    assert "injected 500" in examples["http_500"] and "unexpectedly stopped" in examples["stream_error"]
     assert r.roofline.rule == "errors"
 
 

@@ -31,6 +31,7 @@ class FirstRequest(_Out):
 
     ok: bool
     error: str | None = None
+    detail: str | None = None
     ttft_ms: float | None = None
     e2e_ms: float | None = None
     output_tokens: int = 0
@@ -59,6 +60,9 @@ class LevelReport(_Out):
     ok: int
     errors: int
     errors_by_kind: dict[str, int]
+    error_examples: Annotated[
+        dict[str, str], Field(default_factory=dict, description="the first message seen for each error kind")
+    ]
     ttft_ms: Percentiles3
     itl_ms: Percentiles2
     per_stream_tokens_per_s: Median

@@ -22,6 +22,14 @@ def errors_by_kind(samples: Sequence[RequestSample]) -> dict[str, int]:
     return dict(sorted(Counter(s.error for s in samples if s.error).items()))
 
 
+def error_examples(samples: Sequence[RequestSample]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for s in samples:
+        if s.error and s.error not in out:
+            out[s.error] = (s.detail or "")[:200]
+    return dict(sorted(out.items()))
+
+
 def summarise(samples: Sequence[RequestSample], concurrency: int, wall_s: float, cpu_s: float) -> LevelReport:
     ok = [s for s in samples if s.ok]
     ttft = [s.ttft_ms for s in ok if s.ttft_ms is not None]
@@ -42,6 +50,7 @@ def summarise(samples: Sequence[RequestSample], concurrency: int, wall_s: float,
         ok=len(ok),
         errors=len(samples) - len(ok),
         errors_by_kind=errors_by_kind(samples),
+        error_examples=error_examples(samples),
         ttft_ms=Percentiles3(p50=t50, p95=t95, p99=t99),
         itl_ms=Percentiles2(p50=i50, p95=i95),
         per_stream_tokens_per_s=Median(p50=s50),
@@ -63,6 +72,7 @@ def first_request(sample: RequestSample) -> FirstRequest:
     return FirstRequest(
         ok=sample.ok,
         error=sample.error,
+        detail=(sample.detail or "")[:200] or None,
         ttft_ms=r(sample.ttft_ms),
         e2e_ms=r(sample.e2e_ms),
         output_tokens=sample.output_tokens,

@@ -186,9 +186,11 @@ class Lanes:
         ssl = httpx.create_ssl_context()  # built once: loading CA certificates is slow
         one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         lanes = []
-        for clock in self.clocks:
+        for k, clock in enumerate(self.clocks):
             t = httpx.AsyncHTTPTransport(verify=ssl, http1=True, http2=False, limits=one)
-            if clock is not None:
+            if clock is not None and not hasattr(t, "_pool"):
+                self.clocks[k] = None  # another httpx layout: keep its pool, untimed
+            elif clock is not None:
                 # httpx has no parameter for the network backend; its pool takes one.
                 t._pool = httpcore.AsyncConnectionPool(
                     ssl_context=ssl, max_connections=1, max_keepalive_connections=1,
