@@ -214,3 +214,14 @@ def test_client_leaving_before_the_answer_cancels_the_upstream_request(served):
         httpx.post(served.url + "/api/generate", headers=headers, json={**GENERATE, "stream": False}, timeout=0.5)
     stats = wait_for(lambda: (s := fake_stats(settings))["disconnects"] >= 1 and s, "the fake to see the request cancelled")
     assert stats["active"] == 0
+
+
+def test_create_app_refuses_bearer_without_keys():
+    from ollama_modal.service.errors import ServiceConfigError
+
+    with pytest.raises(ServiceConfigError, match="refusing to serve"):
+        create_app(ServiceSettings(model=MODEL, auth="bearer", api_keys=()))
+
+
+def test_the_runtime_serves_one_app(runtime):
+    assert runtime.asgi_app() is runtime.asgi_app()

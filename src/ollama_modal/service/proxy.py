@@ -222,6 +222,7 @@ async def _no_receive() -> dict[str, Any]:  # JSONResponse never reads; present 
 
 def create_app(settings: ServiceSettings, supervisor: ChildStatus | None = None) -> Starlette:
     """The proxy app. ``supervisor`` reports whether ``ollama serve`` is alive (None: ask it)."""
+    settings.check_serving()  # bearer without a key is refused here too, not served open
     upstream = _Upstream(settings)
     model = settings.model
 
