@@ -228,3 +228,9 @@ async def test_a_non_streaming_answer_is_a_broken_stream(fake_server):
     async with httpx.AsyncClient() as client:
         sample = await stream_request(client, s.url + "/v1/chat/completions", {}, b'{"stream": false}', None)
     assert sample.error == "broken_stream" and "not an event stream" in sample.detail
+
+
+def test_server_closing_connections_is_not_an_error(fake_server):
+    s = fake_server(ttft_ms=5, itl_ms=1, tokens=4, close_connections=True)
+    r = run_bench_sync(config(s, requests=6, concurrency=[2]))
+    assert r.errors == 0 and r.levels[0].counted_tokens == 24 and s.stats()["requests"] == 7

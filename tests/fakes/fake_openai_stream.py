@@ -49,6 +49,8 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
                    help="send the first K tokens as delta.reasoning_content")
     p.add_argument("--split-writes", action="store_true", default=env("FAKE_OPENAI_SPLIT_WRITES") == "1",
                    help="write each SSE event in two TCP writes, split inside the JSON")
+    p.add_argument("--close-connections", action="store_true", default=env("FAKE_OPENAI_CLOSE") == "1",
+                   help="answer with connection: close and close after each stream")
     p.add_argument("--tls-cert", default=env("FAKE_OPENAI_TLS_CERT"), help="serve HTTPS with this PEM cert")
     p.add_argument("--tls-key", default=env("FAKE_OPENAI_TLS_KEY"), help="... and this PEM key")
     return p.parse_args(argv)
@@ -173,7 +175,8 @@ class FakeServer:
             tokens = min(tokens, int(req["max_tokens"]))
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                      b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n"
-                     b"x-received-ns: %d\r\n\r\n" % int(received * 1e9))
+                     b"x-received-ns: %d\r\n%s\r\n" % (int(received * 1e9),
+                                                          b"connection: close\r\n" if o.close_connections else b""))
 
         async def event(payload: str) -> None:
             data = f"data: {payload}\n\n".encode()
@@ -240,7 +243,7 @@ class FakeServer:
         await event("[DONE]")
         writer.write(b"0\r\n\r\n")
         await writer.drain()
-        return True
+        return not o.close_connections
 
 
 class Spawned:
