@@ -100,14 +100,15 @@ def test_classify(path, expected):
 
 
 def test_host_is_rewritten_and_the_key_is_not_forwarded(served):
-    r = httpx.get(served.url + "/api/tags?x=1", headers={**auth(), "Host": "me--omc-ollama.modal.run", "X-Trace": "t1"})
+    r = httpx.get(served.url + "/api/tags?x=1", headers={
+        **auth(), "Host": "me--omc-ollama.modal.run", "X-Trace": "t1", "Connection": "keep-alive, X-Hop", "X-Hop": "1"})
     assert r.status_code == 200
     assert r.json()["models"][0]["name"] == MODEL
     settings = ServiceSettings.from_env()
     seen = [q for q in fake_stats(settings)["requests"] if q["path"] == "/api/tags?x=1"][-1]
     headers = {k.lower(): v for k, v in seen["headers"].items()}
     assert headers["host"] == settings.upstream_url.split("://")[1]
-    assert "authorization" not in headers
+    assert "authorization" not in headers and "x-hop" not in headers
     assert headers["x-trace"] == "t1"
     # Without the rewrite, Ollama refuses the request.
     direct = httpx.get(settings.upstream_url + "/api/tags", headers={"Host": "me--omc-ollama.modal.run"})
@@ -128,7 +129,7 @@ def test_model_info_and_embeddings_pass_through(served):
 # -- streaming -------------------------------------------------------------------------------
 def test_ndjson_arrives_token_by_token(served):
     settings = ServiceSettings.from_env()
-    headers = {**auth(), "X-Fake-Ollama-Token-Delay": "0.4"}
+    headers = {**auth(), "X-Fake-Ollama-Token-Delay": "0.25"}
     with httpx.stream("POST", served.url + "/api/generate", headers=headers, json=GENERATE) as r:
         assert r.headers["content-type"].startswith("application/x-ndjson")
         lines = r.iter_lines()

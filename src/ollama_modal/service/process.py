@@ -124,7 +124,7 @@ class OllamaProcess:
                     if r.status_code == 200:
                         return str(r.json().get("version", "unknown"))
                     last_error = f"HTTP {r.status_code}"
-                except (httpx.TransportError, ValueError) as e:
+                except (httpx.TransportError, ValueError, AttributeError) as e:
                     last_error = type(e).__name__
                 # Waiting on the child doubles as the poll interval and returns at once if it exits.
                 self._wait_child(min(interval, max(deadline - time.monotonic(), 0)))

@@ -32,11 +32,13 @@ ALLOWED_PREFIXES = ("/v1/models/",)
 BLOCKED_PATHS = frozenset({"/api/pull", "/api/push", "/api/delete", "/api/create", "/api/copy", "/api/blobs"})
 BLOCKED_PREFIXES = ("/api/blobs/",)
 
-# RFC 9110 hop-by-hop headers, plus those we set ourselves.
+# RFC 9110 hop-by-hop headers (plus any a Connection header names); never forwarded.
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
     "te", "trailer", "transfer-encoding", "upgrade",
 })
+# Also dropped on the way in: Host (Ollama refuses non-local ones; httpx sets the upstream's),
+# the caller's key, and the length (recomputed for the body we send).
 DROP_REQUEST = HOP_BY_HOP | {"host", "authorization", "content-length", "expect"}
 HEALTH_TIMEOUT_S = 3.0
 CONNECT_TIMEOUT_S = 10.0
@@ -126,7 +128,8 @@ class _Proxy:
         body = await _read_body(receive)
         if body is None:
             return  # the caller left before sending its request
-        out = [(k, v) for k, v in headers if k not in DROP_REQUEST]
+        named = {t.strip().lower() for k, v in headers if k == "connection" for t in v.split(",")}
+        out = [(k, v) for k, v in headers if k not in DROP_REQUEST and k not in named]
         if not any(k == "accept-encoding" for k, _ in out):
             out.append(("accept-encoding", "identity"))  # we relay raw bytes: no surprise compression
         target = scope.get("raw_path") or scope["path"].encode()

@@ -158,7 +158,7 @@ class ContainerRuntime:
         if r.status_code != 200:
             try:
                 detail = r.json().get("error", r.text)
-            except ValueError:
+            except (ValueError, AttributeError):
                 detail = r.text
             hint = None
             if r.status_code == 404:
