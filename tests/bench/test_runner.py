@@ -234,3 +234,20 @@ def test_server_closing_connections_is_not_an_error(fake_server):
     s = fake_server(ttft_ms=5, itl_ms=1, tokens=4, close_connections=True)
     r = run_bench_sync(config(s, requests=6, concurrency=[2]))
     assert r.errors == 0 and r.levels[0].counted_tokens == 24 and s.stats()["requests"] == 7
+
+
+@pytest.mark.parametrize("open_first", [True, False])
+def test_connections_are_opened_before_each_level(fake_server, open_first):
+    s = fake_server(ttft_ms=5, itl_ms=1, tokens=3)
+    r = run_bench_sync(config(s, requests=8, concurrency=[4, 2], open_connections=open_first))
+    assert r.errors == 0
+    # One GET /v1/models per worker per level when opening first; none otherwise.
+    assert s.stats()["models_requests"] == (6 if open_first else 0)
+
+
+def test_slow_model_lookup_is_noted_on_the_first_request(fake_server):
+    s = fake_server(ttft_ms=5, itl_ms=1, tokens=3, models_delay_ms=1100)
+    r = run_bench_sync(BenchConfig(url=s.url, requests=1, open_connections=False))
+    assert r.first_request.ok and "--model" in r.first_request.note
+    # With --model there is no lookup, so never a note.
+    assert run_bench_sync(config(s, requests=1)).first_request.note is None

@@ -49,6 +49,8 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
                    help="send the first K tokens as delta.reasoning_content")
     p.add_argument("--split-writes", action="store_true", default=env("FAKE_OPENAI_SPLIT_WRITES") == "1",
                    help="write each SSE event in two TCP writes, split inside the JSON")
+    p.add_argument("--models-delay-ms", type=float, default=float(env("FAKE_OPENAI_MODELS_DELAY_MS", "0")),
+                   help="delay before answering GET /v1/models")
     p.add_argument("--close-connections", action="store_true", default=env("FAKE_OPENAI_CLOSE") == "1",
                    help="answer with connection: close and close after each stream")
     p.add_argument("--tls-cert", default=env("FAKE_OPENAI_TLS_CERT"), help="serve HTTPS with this PEM cert")
@@ -84,6 +86,7 @@ class FakeServer:
         self.auth: set[str] = set()
         self.last_body: dict | None = None
         self.late_ms: list[float] = []
+        self.models_requests = 0
 
     # -- HTTP plumbing -------------------------------------------------------------
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -127,6 +130,7 @@ class FakeServer:
             late = self.late_ms
             await self.send_json(writer, 200, {
                 "requests": self.count, "max_inflight": self.max_inflight,
+                "models_requests": self.models_requests,
                 "authorization": sorted(self.auth), "last_body": self.last_body,
                 # How late this process wrote first tokens against their deadlines: a
                 # starved server moves the truth, which is not the client's error.
@@ -136,6 +140,9 @@ class FakeServer:
                 self.late_ms = []
             return True
         if method == "GET" and path == "/v1/models":
+            self.models_requests += 1
+            if self.o.models_delay_ms:
+                await asyncio.sleep(self.o.models_delay_ms / 1000)
             await self.send_json(writer, 200, {"object": "list", "data": [{"id": MODEL, "object": "model"}]})
             return True
         if method != "POST" or path != "/v1/chat/completions":

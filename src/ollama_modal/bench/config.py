@@ -60,6 +60,9 @@ class BenchConfig:
     prompts: list[Prompt] = field(default_factory=builtin_prompts)
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    # Open every connection before the timed requests, so TTFT is the server's, not the
+    # handshakes'. False: requests that open a connection include its set-up.
+    open_connections: bool = True
     # For the roofline; unknown GPU or size leaves the bound out but keeps the advice.
     gpu: str | None = None
     gpu_count: int = 1

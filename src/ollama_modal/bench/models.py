@@ -36,6 +36,7 @@ class FirstRequest(_Out):
     e2e_ms: float | None = None
     output_tokens: int = 0
     tokens_per_s: float | None = None
+    note: str | None = None
 
 
 class Roofline(_Out):

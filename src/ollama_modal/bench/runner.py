@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     import httpx
 
 Progress = Callable[[int, int], None]  # (done, total) requests, first request included
+#: A /v1/models lookup slower than this has likely waited for a container to start.
+LOOKUP_COLD_S = 1.0
 
 
 def _client(config: BenchConfig, connections: int) -> tuple["httpx.AsyncClient", list[Clock | None]]:
@@ -58,6 +60,27 @@ async def resolve_model(client: "httpx.AsyncClient", config: BenchConfig) -> str
     return models[0]
 
 
+async def open_connections(client: "httpx.AsyncClient", config: BenchConfig, count: int) -> None:
+    """Open each worker's connection before timing starts (a cheap GET /v1/models on each).
+
+    Connection set-up (TCP, TLS) is the client's cost, paid once per connection; with it
+    in, the first round of a level would measure 64 simultaneous handshakes, not the server.
+    Failures are ignored here: the timed requests will meet and count them.
+    """
+    import httpx
+
+    url = config.endpoint.removesuffix("/chat/completions") + "/models"
+
+    async def one(k: int) -> None:
+        lane.set(k)
+        try:
+            await client.get(url, headers=config.headers)
+        except httpx.HTTPError:
+            pass
+
+    await asyncio.gather(*(one(k) for k in range(count)))
+
+
 async def _level(client: "httpx.AsyncClient", clocks: list[Clock | None], config: BenchConfig, bodies: Sequence[bytes], offset: int,
                  concurrency: int, tick: Callable[[], None]) -> LevelReport:
     n = config.requests
@@ -78,6 +101,8 @@ async def _level(client: "httpx.AsyncClient", clocks: list[Clock | None], config
             samples[i] = await stream_request(client, config.endpoint, config.headers, body, clocks[k])
             tick()
 
+    if config.open_connections:
+        await open_connections(client, config, min(concurrency, n))
     cpu0, t0 = time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker(k) for k in range(min(concurrency, n))))
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
@@ -97,11 +122,16 @@ async def run_bench(config: BenchConfig, progress: Progress | None = None) -> Be
 
     client, clocks = _client(config, max(config.concurrency))
     async with client:
+        t0 = time.perf_counter()
         model = config.model or await resolve_model(client, config)
+        lookup_s = time.perf_counter() - t0
         bodies = [request_body(model, p.messages, p.max_tokens or config.max_tokens) for p in config.prompts]
-        # The first request goes alone: it may meet a cold container and must not
-        # colour the figures of the concurrent levels.
+        # The first request goes alone, on a connection it opens itself: it may meet a
+        # cold container and must not colour the figures of the concurrent levels.
         first = first_request(await stream_request(client, config.endpoint, config.headers, bodies[0], clocks[0]))
+        if not config.model and lookup_s >= LOOKUP_COLD_S:
+            first.note = (f"the model lookup before it took {lookup_s:.1f} s and probably met the cold start; "
+                          "pass --model to time a cold first request")
         tick()
         levels: list[LevelReport] = []
         for k, c in enumerate(config.concurrency):
