@@ -33,6 +33,12 @@ POLL_REQUEST_TIMEOUT_S = 2.0
 ExitCallback = Callable[[int | None, list[str]], None]
 
 
+def loopback_client(timeout: float | httpx.Timeout) -> httpx.Client:
+    """A client for ollama serve on loopback. Plain HTTP: no TLS, so skip loading the CA
+    bundle (tens of milliseconds per client on a small container)."""
+    return httpx.Client(timeout=timeout, verify=False)
+
+
 class OllamaProcess:
     """One ``ollama serve`` child: spawn, readiness, liveness, watchdog, stop."""
 
@@ -107,7 +113,7 @@ class OllamaProcess:
         url = self.settings.upstream_url + "/api/version"
         interval = POLL_FIRST_S
         last_error = "no answer yet"
-        with httpx.Client(timeout=POLL_REQUEST_TIMEOUT_S) as client:
+        with loopback_client(POLL_REQUEST_TIMEOUT_S) as client:
             while True:
                 self.raise_if_exited("server_ready")
                 remaining = deadline - time.monotonic()

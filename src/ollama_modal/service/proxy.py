@@ -87,6 +87,7 @@ class _Upstream:
                 # Concurrency is bounded by Modal's max_inputs; never queue in our own pool.
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
                 follow_redirects=False,
+                verify=False,  # plain HTTP to loopback: no CA bundle to load
             )
         return self._client
 

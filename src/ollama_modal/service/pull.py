@@ -18,7 +18,7 @@ import httpx
 from ..errors import OmcError
 from .errors import PullError
 from .names import find_manifest, manifest_path
-from .process import OllamaProcess
+from .process import OllamaProcess, loopback_client
 from .settings import ServiceSettings
 
 Progress = Callable[[str], None]
@@ -71,7 +71,7 @@ def _stream_pull(settings: ServiceSettings, name: str, say: Progress, server: Ol
     timeout = httpx.Timeout(settings.request_timeout, connect=CONNECT_TIMEOUT_S)
     reporter = _ProgressReporter(say)
     try:
-        with httpx.stream("POST", url, json={"model": name, "stream": True}, timeout=timeout) as r:
+        with loopback_client(timeout) as client, client.stream("POST", url, json={"model": name, "stream": True}) as r:
             if r.status_code != 200:
                 r.read()
                 raise PullError(f"pulling {name} failed: Ollama answered HTTP {r.status_code}: {_error_text(r.text)}")

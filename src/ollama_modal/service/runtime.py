@@ -21,7 +21,7 @@ import httpx
 from . import phases as P
 from .errors import StartupError
 from .names import model_matches
-from .process import ExitCallback, OllamaProcess
+from .process import ExitCallback, OllamaProcess, loopback_client
 from .settings import ServiceSettings
 
 FULL, SNAPSHOT, RESTORE = "full", "snapshot", "restore"
@@ -122,7 +122,7 @@ class ContainerRuntime:
             problem = self.process.exit_reason()
         else:
             try:
-                with httpx.Client(timeout=RESTORE_CHECK_TIMEOUT_S) as client:
+                with loopback_client(RESTORE_CHECK_TIMEOUT_S) as client:
                     clock.begin()
                     self.ollama_version = str(client.get(base + "/api/version").raise_for_status().json()["version"])
                     clock.done(P.SERVER_READY, ollama_version=self.ollama_version, restored=True)
@@ -148,7 +148,8 @@ class ContainerRuntime:
             raise self._timeout(phase)
         url = self.settings.upstream_url + "/api/generate"
         try:
-            r = httpx.post(url, json=body, timeout=httpx.Timeout(remaining, connect=min(remaining, 10.0)))
+            with loopback_client(httpx.Timeout(remaining, connect=min(remaining, 10.0))) as client:
+                r = client.post(url, json=body)
         except httpx.TimeoutException:
             self.process.raise_if_exited(phase)
             raise self._timeout(phase) from None
