@@ -82,7 +82,8 @@ async def open_connections(client: "httpx.AsyncClient", config: BenchConfig, cou
     await asyncio.gather(*(one(k) for k in range(count)))
 
 
-async def _level(client: "httpx.AsyncClient", clocks: list[Clock | None], config: BenchConfig, bodies: Sequence[bytes], offset: int,
+async def _level(client: "httpx.AsyncClient", clocks: list[Clock | None], config: BenchConfig,
+                 bodies: Sequence[bytes], offset: int,
                  concurrency: int, tick: Callable[[], None]) -> LevelReport:
     n = config.requests
     samples: list[RequestSample | None] = [None] * n

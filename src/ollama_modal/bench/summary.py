@@ -65,8 +65,8 @@ COMPARE_COLUMNS = ("metric", "a", "b", "delta", "delta %", "")
 
 def compare_display(rows: Sequence[CompareRow]) -> list[tuple[str, ...]]:
     """``compare`` rows as strings, in COMPARE_COLUMNS order."""
-    def num(v: float | None) -> str:
-        return "-" if v is None else f"{v:,.3f}".rstrip("0").rstrip(".")
+    def num(v: float | None, sign: str = "") -> str:
+        return "-" if v is None else f"{v:{sign},.3f}".rstrip("0").rstrip(".")
 
-    return [(row.metric, num(row.a), num(row.b), "-" if row.delta is None else f"{row.delta:+,.3f}".rstrip("0").rstrip("."),
+    return [(row.metric, num(row.a), num(row.b), num(row.delta, "+"),
              "-" if row.delta_pct is None else f"{row.delta_pct:+.1f}%", row.verdict) for row in rows]
