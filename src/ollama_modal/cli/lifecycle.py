@@ -6,7 +6,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from . import bench, deploy, keys, ops, status, switch
+    from . import bench, cost, deploy, keys, ops, status, switch
 
     app.command("deploy")(deploy.deploy_cmd)
     app.command("switch-gpu")(switch.switch_gpu_cmd)
@@ -18,3 +18,5 @@ def register(app: typer.Typer) -> None:
     app.command("stop")(ops.stop_cmd)
     app.add_typer(keys.app, name="keys")
     app.add_typer(bench.app, name="bench")
+    app.command("cost")(cost.cost_cmd)
+    app.command("recommend")(cost.recommend_cmd)

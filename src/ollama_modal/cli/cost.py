@@ -1,0 +1,172 @@
+"""`omc cost` and `omc recommend`: the bill and the cold starts for a traffic shape, before deploying."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import options as o
+from .common import EnvOpt
+
+RpmOpt = Annotated[Optional[float], typer.Option("--rpm", help="Mean requests per minute (Poisson arrivals).")]
+PatternOpt = Annotated[
+    Optional[str], typer.Option("--pattern", help="Daily shape: business-hours, or 24 comma-separated hourly weights.")
+]
+TraceOpt = Annotated[Optional[Path], typer.Option("--trace", help="CSV or JSONL of request timestamps (and output_tokens).")]
+DaysOpt = Annotated[float, typer.Option("--days", help="Days of traffic to simulate (the bill is scaled to 30 days).")]
+ServiceOpt = Annotated[
+    Optional[float], typer.Option("--service-seconds", help="Seconds per request (default: output tokens / the GPU's decode speed).")
+]
+TokensOpt = Annotated[Optional[float], typer.Option("--output-tokens", help="Output tokens per request when the traffic has none (256).")]
+ColdOpt = Annotated[Optional[float], typer.Option("--cold-start-seconds", help="Override the estimated cold start.")]
+LiveOpt = Annotated[bool, typer.Option("--live-prices", help="Use the workspace's current rates (needs Modal credentials).")]
+
+
+def _traffic(rpm, pattern, trace, days):
+    from ..services.costplan import TrafficSpec, build_traffic
+
+    spec = TrafficSpec(rpm=rpm, pattern=pattern, trace=trace, days=days)
+    return build_traffic(spec), spec.describe()
+
+
+def _live(live: bool, env: str | None):
+    if not live:
+        return None
+    from ..services.costplan import normalise_live_rates
+    from .common import backend
+
+    return normalise_live_rates(backend(env).billing_rates())
+
+
+def cost_cmd(
+    compare: Annotated[Optional[list[str]], typer.Argument(help="With --compare: more profiles to put side by side.")] = None,
+    profile: Annotated[str, typer.Option("--profile", "-p", help="Profile to cost.", envvar="OMC_PROFILE")] = "a10g-balanced",
+    compare_flag: Annotated[bool, typer.Option("--compare", help="Compare --profile with the profiles given as arguments.")] = False,
+    rpm: RpmOpt = None,
+    pattern: PatternOpt = None,
+    trace: TraceOpt = None,
+    days: DaysOpt = 7.0,
+    service_seconds: ServiceOpt = None,
+    output_tokens: TokensOpt = None,
+    cold_start_seconds: ColdOpt = None,
+    live_prices: LiveOpt = False,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG of cost and cold-start share against scaledown_window.")] = None,
+    json_: o.JsonOpt = False,
+    env: EnvOpt = None,
+) -> None:
+    """Monthly cost (GPU, CPU, memory), billed container-seconds, cold-start share and latency for a traffic shape."""
+    from ..config import resolve
+    from ..errors import UsageError
+    from ..services.costplan import cost_for
+    from .output import info, print_json, table, usd, warn
+
+    if compare and not compare_flag:
+        raise UsageError(f"unexpected arguments {compare}", hint="to compare profiles: omc cost --profile A --compare B C")
+    names = [profile, *(compare or [])]
+    traffic, text = _traffic(rpm, pattern, trace, days)
+    live = _live(live_prices, env)
+    reports = []
+    for name in names:
+        r = resolve(name)
+        for w in r.warnings:
+            warn(w)
+        reports.append(
+            cost_for(r.profile, traffic, traffic_text=text, service_seconds=service_seconds, output_tokens=output_tokens,
+                     cold_start_seconds=cold_start_seconds, live_rates=live)
+        )
+    if plot is not None:
+        from ..services.costplan import window_sweep
+
+        from ..cost.plot import plot_window_sweep
+
+        p0 = resolve(profile).profile
+        sweep = window_sweep(p0, traffic, (2, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600), traffic_text=text,
+                             service_seconds=service_seconds, output_tokens=output_tokens, cold_start_seconds=cold_start_seconds, live_rates=live)
+        plot_window_sweep(sweep, plot, current=p0.warm.scaledown_window, title=f"{p0.name}: {text}")
+        info(f"wrote {plot}")
+    if json_:
+        print_json(reports[0].to_json() if len(reports) == 1 else [r.to_json() for r in reports])
+        return
+    rows = []
+    for rep in reports:
+        d = rep.result
+        rows.append([
+            rep.profile, usd(d.monthly_cost_usd), usd(d.gpu_cost_usd), f"{d.container_seconds / 3600:,.0f} h",
+            f"{100 * d.cold_start_fraction:.1f}%", f"{d.latency_s['p50']:.1f} s", f"{d.latency_s['p95']:.1f} s",
+            f"{d.latency_s['p99']:.1f} s", f"{100 * d.idle_fraction:.0f}%", f"{rep.cold_start.total_s:.0f} s",
+        ])
+    table(["profile", "$/month", "GPU $", "billed/month", "cold starts", "p50", "p95", "p99", "idle share", "cold start"], rows)
+    info(f"traffic: {text}; {reports[0].rates.source}; latency includes cold-start waits and queueing")
+
+
+def recommend_cmd(
+    p95_latency_s: Annotated[float, typer.Option("--p95-latency-s", help="Latency goal: p95 seconds per request, cold starts included.")],
+    budget_usd: Annotated[Optional[float], typer.Option("--budget-usd", help="Monthly budget; settings above it are rejected.")] = None,
+    profile: Annotated[str, typer.Option("--profile", "-p", help="Profile whose model and server settings to keep.", envvar="OMC_PROFILE")] = "a10g-balanced",
+    rpm: RpmOpt = None,
+    pattern: PatternOpt = None,
+    trace: TraceOpt = None,
+    days: DaysOpt = 7.0,
+    service_seconds: ServiceOpt = None,
+    output_tokens: TokensOpt = None,
+    write: Annotated[Optional[str], typer.Option("--write", help="Save the choice as a new profile NAME in ./profiles.")] = None,
+    json_: o.JsonOpt = False,
+) -> None:
+    """The cheapest GPU x scaledown_window x min_containers (x the profile's schedule) meeting a p95 latency goal."""
+    from ..config import resolve
+    from ..config.fit import check_fit
+    from ..config.loader import Origin
+    from ..cost.recommend import explain, recommend
+    from ..cost.service import ServiceModel
+    from ..errors import CheckFailed
+    from ..pricing import rates_for
+    from ..services.costplan import model_bytes
+    from .output import info, print_json, table, usd
+
+    base = resolve(profile).profile
+    traffic, text = _traffic(rpm, pattern, trace, days)
+
+    def fits(gpu) -> bool:
+        try:
+            candidate = resolve(profile, {("gpu", "type"): (gpu.name, Origin("flag", "recommend")), ("gpu", "fallback"): ([], Origin("flag"))}).profile
+        except Exception:  # noqa: BLE001 - a misfit is simply not a candidate
+            return False
+        return not check_fit(candidate)[0]
+
+    schedules = {"none": ()}
+    if base.warm.schedule:
+        from ..cost.schedule import WarmWindow
+
+        schedules["profile"] = tuple(WarmWindow(tuple(w.days), w.start, w.end, w.timezone, w.min_containers) for w in base.warm.schedule)
+    svc = ServiceModel(service_seconds=service_seconds, **({"output_tokens": output_tokens} if output_tokens is not None else {}))
+    rec = recommend(
+        traffic, model_bytes=model_bytes(base), p95_goal_s=p95_latency_s, fits=fits, concurrency=base.server.max_inputs,
+        schedules=schedules, budget_usd=budget_usd, service=svc, gpu_count=base.gpu.count,
+        rates=lambda g: rates_for(base.model_copy(update={"gpu": base.gpu.model_copy(update={"type": g.name})})),
+        max_containers=base.warm.max_containers, buffer_containers=base.warm.buffer_containers,
+    )
+    if json_:
+        print_json({**rec.to_dict(), "traffic": text})
+    else:
+        table(
+            ["gpu", "scaledown", "min", "schedule", "$/month", "p95", "cold starts", "meets goal"],
+            [[c.gpu, f"{c.scaledown_window} s", c.min_containers, c.schedule, usd(c.monthly_cost_usd), f"{c.latency_p95_s:.1f} s",
+              f"{100 * c.cold_start_fraction:.1f}%", "yes" if c.ok else "no"] for c in rec.candidates[:10]],
+        )
+        info(explain(rec, traffic))
+    if rec.choice is None:
+        raise CheckFailed("no setting meets the latency goal" + (" within the budget" if budget_usd is not None else ""))
+    if write:
+        from ..config.newprofile import create_profile
+
+        c = rec.choice
+        changes = {
+            ("gpu", "type"): (c.gpu, Origin("flag")),
+            ("warm", "scaledown_window"): (c.scaledown_window, Origin("flag")),
+            ("warm", "min_containers"): (c.min_containers, Origin("flag")),
+        }
+        path = create_profile(write, base=profile, description=f"recommended for {text}, p95 <= {p95_latency_s:g} s",
+                              directory=None, force=False, changes=changes)
+        info(f"wrote {path}")

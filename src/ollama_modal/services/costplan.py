@@ -1,0 +1,151 @@
+"""Cost and cold-start planning for a profile: traffic in, simulated month out.
+
+Glue between a validated profile and the simulator in ``ollama_modal.cost`` (which takes
+plain inputs): GPU, prices, concurrency, warm policy, scheduled windows, model size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from .. import catalog
+from ..config.modelsize import estimate_model
+from ..errors import UsageError
+from ..pricing import Rates, rates_for
+
+DEFAULT_DAYS = 7.0
+
+
+@dataclass
+class TrafficSpec:
+    rpm: float | None = None
+    pattern: str | None = None  # "business-hours" or 24 comma-separated weights
+    trace: Path | None = None
+    days: float = DEFAULT_DAYS
+    seed: int = 0
+
+    def describe(self) -> str:
+        if self.trace:
+            return f"trace {self.trace}"
+        shape = f", {self.pattern} shape" if self.pattern else " (Poisson)"
+        return f"{self.rpm:g} requests/min{shape} over {self.days:g} days"
+
+
+def build_traffic(spec: TrafficSpec):
+    from ..cost import traffic as tr
+
+    if spec.trace is not None:
+        if spec.rpm is not None or spec.pattern:
+            raise UsageError("--trace replaces --rpm and --pattern; give one or the other")
+        return tr.load_trace(spec.trace)
+    if spec.rpm is None:
+        raise UsageError("no traffic given", hint="pass --rpm N (optionally --pattern business-hours) or --trace FILE")
+    if spec.rpm < 0 or spec.days <= 0:
+        raise UsageError("--rpm must be zero or more and --days positive")
+    seconds = spec.days * 86400
+    if not spec.pattern:
+        return tr.poisson(spec.rpm, seconds, spec.seed)
+    pattern: str | list[float] = spec.pattern
+    if "," in spec.pattern:
+        try:
+            pattern = [float(x) for x in spec.pattern.split(",")]
+        except ValueError:
+            raise UsageError(f"--pattern {spec.pattern!r}: hourly weights must be numbers") from None
+        if len(pattern) != 24:
+            raise UsageError(f"--pattern has {len(pattern)} hourly weights; give 24 (00:00 to 23:00)")
+    try:
+        return tr.shaped(spec.rpm, seconds, spec.seed, pattern)
+    except ValueError as e:
+        raise UsageError(f"--pattern: {e}", hint="use business-hours or 24 comma-separated weights") from None
+
+
+def normalise_live_rates(raw: dict[str, float]) -> dict[str, float]:
+    """Modal's rate names -> catalog GPU names, "cpu" and "memory"."""
+    out: dict[str, float] = {}
+    for key, value in raw.items():
+        gpu = catalog.lookup_gpu(key.replace("gpu.", "").replace("_", "-"))
+        if gpu is not None:
+            out[gpu.name] = value
+        elif "cpu" in key.lower():
+            out["cpu"] = value
+        elif "mem" in key.lower():
+            out["memory"] = value
+    return out
+
+
+def model_bytes(profile: Any) -> float:
+    size = estimate_model(profile.model.name, profile.model.size_gb)
+    if size.weights_bytes is None:
+        raise UsageError(
+            f"cannot estimate the size of {profile.model.name!r}",
+            hint="set model.size_gb in the profile so cold starts and decode speed can be estimated",
+        )
+    return size.weights_bytes
+
+
+@dataclass
+class CostReport:
+    profile: str
+    traffic: str
+    result: Any  # cost.simulator.SimResult
+    cold_start: Any  # cost.coldstart.ColdStart
+    rates: Rates
+    service_seconds: float | None
+    mean_service_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.result.to_dict()
+        d.update(
+            profile=self.profile,
+            traffic=self.traffic,
+            cold_start=self.cold_start.as_dict(),
+            mean_service_s=round(self.mean_service_s, 3),
+            prices=self.rates.source,
+        )
+        return d
+
+
+def cost_for(
+    profile: Any,
+    traffic: Any,
+    *,
+    traffic_text: str,
+    service_seconds: float | None = None,
+    output_tokens: float | None = None,
+    cold_start_seconds: float | None = None,
+    live_rates: dict[str, float] | None = None,
+    scaledown_window: int | None = None,
+) -> CostReport:
+    from ..cost.coldstart import estimate_cold_start
+    from ..cost.schedule import WarmWindow
+    from ..cost.service import ServiceModel, service_times
+    from ..cost.simulator import Machine, Policy, simulate
+
+    gpu = profile.gpu.model
+    mbytes = model_bytes(profile)
+    cold = estimate_cold_start(
+        gpu, mbytes, store=profile.model.store, gpu_count=profile.gpu.count, warmup=profile.server.warmup,
+        container_start_s=None,
+    )
+    cold_s = cold_start_seconds if cold_start_seconds is not None else cold.total_s
+    svc = ServiceModel(service_seconds=service_seconds, **({"output_tokens": output_tokens} if output_tokens is not None else {}))
+    service = service_times(svc, traffic.requests, gpu, mbytes, gpu_count=profile.gpu.count, output_tokens=traffic.output_tokens)
+    w = profile.warm
+    policy = Policy(
+        scaledown_window=scaledown_window if scaledown_window is not None else w.scaledown_window,
+        concurrency=profile.server.max_inputs,
+        min_containers=w.min_containers,
+        max_containers=w.max_containers,
+        buffer_containers=w.buffer_containers,
+        schedule=tuple(WarmWindow(tuple(x.days), x.start, x.end, x.timezone, x.min_containers) for x in w.schedule),
+    )
+    rates = rates_for(profile, live_rates)
+    result = simulate(traffic, service, policy, Machine(rates, gpu_count=profile.gpu.count), cold_s)
+    return CostReport(profile.name, traffic_text, result, cold, rates, service_seconds, float(service.mean()) if service.size else 0.0)
+
+
+def window_sweep(profile: Any, traffic: Any, windows: Sequence[int], **kw: Any) -> list[tuple[int, Any]]:
+    """The same traffic under each scaledown window: for the plot."""
+    return [(w, cost_for(profile, traffic, scaledown_window=w, **kw).result) for w in windows]

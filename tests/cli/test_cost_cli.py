@@ -1,0 +1,64 @@
+"""`omc cost` and `omc recommend` through the CLI (small traffic: the simulator is tested in tests/cost)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+
+def test_cost_json_keys_and_sense(omc) -> None:
+    r = omc("cost", "--profile", "a10g-economy", "--rpm", "0.5", "--days", "2", "--service-seconds", "3", "--cold-start-seconds", "15", "--json")
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    for key in ("monthly_cost_usd", "container_seconds", "cold_start_fraction", "latency_s", "idle_fraction", "gpu_cost_usd", "cpu_cost_usd", "memory_cost_usd"):
+        assert key in d, key
+    # Poisson at 0.5/min with a 10 s window: a request finds a warm container with probability 1 - e^(-lambda W).
+    lam = 0.5 / 60
+    assert abs(d["cold_start_fraction"] - math.exp(-lam * 10)) < 0.03
+    assert d["latency_s"]["p99"] >= 15
+    assert 0 < d["monthly_cost_usd"] < 798  # cheaper than one container always on
+
+
+def test_compare_table(omc) -> None:
+    r = omc("cost", "--profile", "t4-economy", "--compare", "a10g-balanced", "a10g-always-on", "--rpm", "1", "--days", "1")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert any(line.startswith("t4-economy") for line in lines) and any(line.startswith("a10g-always-on") for line in lines)
+    rows = json.loads(omc("cost", "--profile", "t4-economy", "--compare", "a10g-always-on", "--rpm", "1", "--days", "1", "--json").stdout)
+    assert [r["profile"] for r in rows] == ["t4-economy", "a10g-always-on"]
+    assert rows[1]["cold_start_fraction"] == 0 and rows[1]["monthly_cost_usd"] > rows[0]["monthly_cost_usd"]
+
+
+def test_trace_input(omc, tmp_path: Path) -> None:
+    trace = tmp_path / "t.csv"
+    trace.write_text("timestamp,output_tokens\n" + "".join(f"{1_700_000_000 + 90 * i},{100}\n" for i in range(200)))
+    r = omc("cost", "--profile", "a10g-balanced", "--trace", str(trace), "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["requests"] == 200
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp\nyesterday\n")
+    r = omc("cost", "--trace", str(bad))
+    assert r.exit_code == 2 and "bad.csv:2" in r.stderr
+
+
+def test_cost_bad_input(omc) -> None:
+    assert omc("cost").exit_code == 2  # no traffic
+    assert omc("cost", "--rpm", "1", "--pattern", "1,2,3").exit_code == 2
+    assert omc("cost", "--rpm", "1", "extra").exit_code == 2
+
+
+def test_recommend_writes_a_profile(omc, tmp_path: Path) -> None:
+    r = omc("recommend", "--rpm", "1", "--days", "1", "--p95-latency-s", "10", "--service-seconds", "2", "--json", "--write", "rec")
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["choice"]["latency_p95_s"] <= 10
+    shown = omc("profiles", "show", "rec", "--json")
+    assert shown.exit_code == 0, shown.stderr
+    p = json.loads(shown.stdout)
+    assert p["warm"]["scaledown_window"] == d["choice"]["scaledown_window"]
+
+
+def test_recommend_impossible_goal_exits_4(omc) -> None:
+    r = omc("recommend", "--rpm", "1", "--days", "1", "--p95-latency-s", "0.5", "--service-seconds", "2")
+    assert r.exit_code == 4
