@@ -62,3 +62,10 @@ def test_recommend_writes_a_profile(omc, tmp_path: Path) -> None:
 def test_recommend_impossible_goal_exits_4(omc) -> None:
     r = omc("recommend", "--rpm", "1", "--days", "1", "--p95-latency-s", "0.5", "--service-seconds", "2")
     assert r.exit_code == 4
+
+
+def test_plot(omc, tmp_path: Path) -> None:
+    png = tmp_path / "sweep.png"
+    r = omc("cost", "--profile", "a10g-balanced", "--rpm", "1", "--days", "1", "--plot", str(png))
+    assert r.exit_code == 0, r.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -77,14 +77,10 @@ def cost_cmd(
                      cold_start_seconds=cold_start_seconds, live_rates=live)
         )
     if plot is not None:
-        from ..services.costplan import window_sweep
+        from ..services.costplan import plot as plot_sweep
 
-        from ..cost.plot import plot_window_sweep
-
-        p0 = resolve(profile).profile
-        sweep = window_sweep(p0, traffic, (2, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600), traffic_text=text,
-                             service_seconds=service_seconds, output_tokens=output_tokens, cold_start_seconds=cold_start_seconds, live_rates=live)
-        plot_window_sweep(sweep, plot, current=p0.warm.scaledown_window, title=f"{p0.name}: {text}")
+        plot_sweep(resolve(profile).profile, traffic, plot, title=f"{profile}: {text}", service_seconds=service_seconds,
+                   output_tokens=output_tokens, cold_start_seconds=cold_start_seconds, live_rates=live)
         info(f"wrote {plot}")
     if json_:
         print_json(reports[0].to_json() if len(reports) == 1 else [r.to_json() for r in reports])

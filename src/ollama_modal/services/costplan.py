@@ -107,34 +107,39 @@ class CostReport:
         return d
 
 
-def cost_for(
+@dataclass
+class SimInputs:
+    service: Any  # numpy array of seconds per request
+    policy: Any  # cost.simulator.Policy
+    machine: Any  # cost.simulator.Machine
+    cold_start_s: float
+    cold_start: Any  # cost.coldstart.ColdStart (the estimate, before any override)
+    rates: Rates
+
+
+def prepare(
     profile: Any,
     traffic: Any,
     *,
-    traffic_text: str,
     service_seconds: float | None = None,
     output_tokens: float | None = None,
     cold_start_seconds: float | None = None,
     live_rates: dict[str, float] | None = None,
-    scaledown_window: int | None = None,
-) -> CostReport:
+) -> SimInputs:
+    """The simulator's inputs for a profile: service times, autoscaler policy, prices, cold start."""
     from ..cost.coldstart import estimate_cold_start
     from ..cost.schedule import WarmWindow
     from ..cost.service import ServiceModel, service_times
-    from ..cost.simulator import Machine, Policy, simulate
+    from ..cost.simulator import Machine, Policy
 
     gpu = profile.gpu.model
     mbytes = model_bytes(profile)
-    cold = estimate_cold_start(
-        gpu, mbytes, store=profile.model.store, gpu_count=profile.gpu.count, warmup=profile.server.warmup,
-        container_start_s=None,
-    )
-    cold_s = cold_start_seconds if cold_start_seconds is not None else cold.total_s
+    cold = estimate_cold_start(gpu, mbytes, store=profile.model.store, gpu_count=profile.gpu.count, warmup=profile.server.warmup)
     svc = ServiceModel(service_seconds=service_seconds, **({"output_tokens": output_tokens} if output_tokens is not None else {}))
     service = service_times(svc, traffic.requests, gpu, mbytes, gpu_count=profile.gpu.count, output_tokens=traffic.output_tokens)
     w = profile.warm
     policy = Policy(
-        scaledown_window=scaledown_window if scaledown_window is not None else w.scaledown_window,
+        scaledown_window=w.scaledown_window,
         concurrency=profile.server.max_inputs,
         min_containers=w.min_containers,
         max_containers=w.max_containers,
@@ -142,10 +147,21 @@ def cost_for(
         schedule=tuple(WarmWindow(tuple(x.days), x.start, x.end, x.timezone, x.min_containers) for x in w.schedule),
     )
     rates = rates_for(profile, live_rates)
-    result = simulate(traffic, service, policy, Machine(rates, gpu_count=profile.gpu.count), cold_s)
-    return CostReport(profile.name, traffic_text, result, cold, rates, service_seconds, float(service.mean()) if service.size else 0.0)
+    cold_s = cold_start_seconds if cold_start_seconds is not None else cold.total_s
+    return SimInputs(service, policy, Machine(rates, gpu_count=profile.gpu.count), cold_s, cold, rates)
 
 
-def window_sweep(profile: Any, traffic: Any, windows: Sequence[int], **kw: Any) -> list[tuple[int, Any]]:
-    """The same traffic under each scaledown window: for the plot."""
-    return [(w, cost_for(profile, traffic, scaledown_window=w, **kw).result) for w in windows]
+def cost_for(profile: Any, traffic: Any, *, traffic_text: str, **kw: Any) -> CostReport:
+    from ..cost.simulator import simulate
+
+    i = prepare(profile, traffic, **kw)
+    result = simulate(traffic, i.service, i.policy, i.machine, i.cold_start_s)
+    mean = float(i.service.mean()) if i.service.size else 0.0
+    return CostReport(profile.name, traffic_text, result, i.cold_start, i.rates, kw.get("service_seconds"), mean)
+
+
+def plot(profile: Any, traffic: Any, path: Path, *, title: str, **kw: Any) -> None:
+    from ..cost.plot import plot_window_sweep
+
+    i = prepare(profile, traffic, **kw)
+    plot_window_sweep(traffic, i.service, i.policy, i.machine, i.cold_start_s, path, title=title)
