@@ -59,7 +59,7 @@ def test_function_create_carries_gpu_autoscaler_concurrency_web_volume_secret(ba
 
 
 def test_image_layers_and_local_package_mount(backend, modal_server, app_file, api_secret):
-    backend.deploy_file(app_file(), "omc-ollama")
+    backend.deploy_file(app_file(local_source="ollama_modal"), "omc-ollama")
     commands = [c for req in modal_server.calls("ImageGetOrCreate") for c in req.image.dockerfile_commands]
 
     assert "RUN apt-get install -y curl zstd" in commands
@@ -87,16 +87,10 @@ def test_publish_records_app_tags_and_deployment_tag(backend, modal_server, app_
     assert backend.get_tags("omc-ollama") == {"omc-managed": "1", "omc-config-hash": "abc123"}
 
 
-def test_unchanged_redeploy_is_skipped_and_keeps_the_version(backend, modal_server, app_file, api_secret, tmp_path, monkeypatch):
-    # A package nobody edits while the test runs (the mounted source is part of "unchanged").
-    pkg = tmp_path / "src" / "omc_stable_src"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text("VERSION = 1\n", encoding="utf-8")
-    monkeypatch.syspath_prepend(str(pkg.parent))
-
-    first = backend.deploy_file(app_file(local_source="omc_stable_src"), "omc-ollama")
+def test_unchanged_redeploy_is_skipped_and_keeps_the_version(backend, modal_server, app_file, api_secret):
+    first = backend.deploy_file(app_file(), "omc-ollama")
     progress: list[str] = []
-    again = backend.deploy_file(app_file(local_source="omc_stable_src"), "omc-ollama", on_progress=progress.append)
+    again = backend.deploy_file(app_file(), "omc-ollama", on_progress=progress.append)
 
     assert (first.version, again.version) == (1, 1)
     assert again.skipped and not first.skipped
@@ -176,15 +170,11 @@ def test_module_is_imported_afresh_for_each_deploy(backend, modal_server, app_fi
     assert gpus == ["T4", "L4"]
 
 
-def test_changed_mounted_source_is_a_real_redeploy(backend, modal_server, app_file, api_secret, tmp_path, monkeypatch):
-    pkg = tmp_path / "src" / "omc_stable_src"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text("VERSION = 1\n", encoding="utf-8")
-    monkeypatch.syspath_prepend(str(pkg.parent))
-    first = backend.deploy_file(app_file(local_source="omc_stable_src"), "omc-ollama")
+def test_changed_mounted_source_is_a_real_redeploy(backend, modal_server, app_file, api_secret, mounted_package):
+    first = backend.deploy_file(app_file(), "omc-ollama")
 
-    (pkg / "__init__.py").write_text("VERSION = 2\n", encoding="utf-8")
-    again = backend.deploy_file(app_file(local_source="omc_stable_src"), "omc-ollama")
+    (mounted_package / "__init__.py").write_text("VERSION = 2\n", encoding="utf-8")
+    again = backend.deploy_file(app_file(), "omc-ollama")
 
     assert (first.version, again.version) == (1, 2) and not again.skipped
 
@@ -212,11 +202,9 @@ def test_unknown_gpu_is_refused_by_the_server(backend, modal_server, app_file, a
     assert backend.app_info("omc-ollama") is None
 
 
-def test_unlabelled_endpoint_url_names_app_class_and_method(backend, modal_server, tmp_path, api_secret):
-    from tests.adapters.sample_app import app_source
-
-    path = tmp_path / "omc_app.py"
-    path.write_text(app_source().replace("@modal.asgi_app(label='omc-ollama')", "@modal.asgi_app()"), encoding="utf-8")
+def test_unlabelled_endpoint_url_names_app_class_and_method(backend, modal_server, app_file, api_secret):
+    path = app_file()
+    path.write_text(path.read_text().replace("@modal.asgi_app(label='omc-ollama')", "@modal.asgi_app()"), encoding="utf-8")
 
     out = backend.deploy_file(path, "omc-ollama")
 

@@ -106,7 +106,7 @@ class FunctionRpcs(RpcBase):
         req = await stream.recv_message()
         with self.state.lock:
             class_id = req.existing_class_id or self.state.new_id("cs")
-            self.state.classes.setdefault(class_id, "")
+            self.state.classes.add(class_id)
         await stream.send_message(api_pb2.ClassCreateResponse(class_id=class_id))
 
     def _function_data(self, fn: FunctionRecord) -> api_pb2.FunctionData:

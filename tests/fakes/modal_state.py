@@ -117,7 +117,7 @@ class ControlPlaneState:
         self.environments: dict[str, str] = {DEFAULT_ENVIRONMENT: "en-main"}
         self.apps: dict[str, AppRecord] = {}
         self.functions: dict[str, FunctionRecord] = {}
-        self.classes: dict[str, str] = {}  # class id -> service function id
+        self.classes: set[str] = set()  # class ids handed out by ClassCreate
         self.images: dict[str, api_pb2.Image] = {}
         self.built_images: set[str] = set()
         self.mounts: dict[str, list[str]] = {}  # mount id -> remote paths
@@ -293,13 +293,6 @@ class ControlPlaneState:
         app = self.deployed_app(name, environment)
         assert app is not None, f"no deployed app named {name!r}"
         return app
-
-    def snapshot(self) -> dict[str, Any]:
-        with self.lock:
-            return {
-                "apps": {a.app_id: (a.name, a.state, a.version) for a in self.apps.values()},
-                "functions": sorted(self.functions),
-            }
 
 
 def static_settings(fn: api_pb2.Function) -> api_pb2.AutoscalerSettings:
