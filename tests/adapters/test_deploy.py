@@ -125,6 +125,7 @@ def test_gpu_fallback_list_is_sent_ranked(backend, modal_server, app_file, api_s
 def test_deploy_into_another_environment(modal_server, app_file, api_secret):
     from ollama_modal.adapters.modal_backend import ModalBackend
 
+    modal_server.state.add_environment("dev")
     modal_server.state.put_secret("omc-api-keys", "dev", {"OMC_API_KEYS": "k"})
     out = ModalBackend(environment="dev").deploy_file(app_file(), "omc-ollama")
 
@@ -209,3 +210,15 @@ def test_unlabelled_endpoint_url_names_app_class_and_method(backend, modal_serve
     out = backend.deploy_file(path, "omc-ollama")
 
     assert out.web_urls == {"Ollama.serve": "https://omc-test--omc-ollama-ollama-serve.modal.run"}
+
+
+def test_unknown_environment_is_named_in_the_error(modal_server, app_file, api_secret):
+    from ollama_modal.adapters.modal_backend import ModalBackend
+    from ollama_modal.errors import RemoteError
+
+    with pytest.raises(RemoteError) as info:
+        ModalBackend(environment="staging").deploy_file(app_file(), "omc-ollama")
+
+    assert "Environment 'staging' not found" in info.value.message
+    assert "--env" in (info.value.hint or "")
+    assert modal_server.calls("AppPublish") == []

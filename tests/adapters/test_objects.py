@@ -50,6 +50,7 @@ def test_secret_overwrite_creates_a_missing_one(backend, modal_server):
 def test_secret_in_another_environment(modal_server):
     from ollama_modal.adapters.modal_backend import ModalBackend
 
+    modal_server.state.add_environment("dev")
     ModalBackend(environment="dev").create_secret("omc-api-keys", {"OMC_API_KEYS": "k"})
 
     assert ("dev", "omc-api-keys") in modal_server.state.secrets

@@ -34,7 +34,11 @@ class ModalRpcs(FunctionRpcs, ObjectRpcs, api_grpc.ModalClientBase):
         req = await stream.recv_message()
         name = self.state.env(req.deployment_name)
         with self.state.lock:
-            env_id = self.state.environments.setdefault(name, self.state.new_id("en"))
+            if name not in self.state.environments:
+                if req.object_creation_type != api_pb2.OBJECT_CREATION_TYPE_CREATE_IF_MISSING:
+                    raise _not_found(f"Environment '{name}'")
+                self.state.environments[name] = self.state.new_id("en")
+            env_id = self.state.environments[name]
         settings = api_pb2.EnvironmentSettings(image_builder_version=IMAGE_BUILDER_VERSION, webhook_suffix="modal.run")
         meta = api_pb2.EnvironmentMetadata(name=name, settings=settings)
         await stream.send_message(api_pb2.EnvironmentGetOrCreateResponse(environment_id=env_id, metadata=meta))

@@ -93,9 +93,20 @@ class FakeModalServicer(ModalRpcs):
                 if fault.status is not None:
                     self.failed_calls.append((name, fault.status.name))
                     raise GRPCError(fault.status, fault.message)
+            self._check_environment(message)
             await handler.func(_ReplayStream(stream, message) if unary_request else stream)
 
         return grpclib.const.Handler(call, handler.cardinality, handler.request_type, handler.reply_type)
+
+    def _check_environment(self, message: Any) -> None:
+        """Like Modal: naming an environment that does not exist is NOT_FOUND, for any RPC."""
+        if message is None or "environment_name" not in message.DESCRIPTOR.fields_by_name:
+            return
+        env = message.environment_name
+        with self.state.lock:
+            known = not env or env in self.state.environments
+        if not known:
+            raise GRPCError(Status.NOT_FOUND, f"Environment '{env}' not found")
 
     # -- test API ------------------------------------------------------------------------
     def fail(self, method: str, status: Status | str, *, times: int | None = 1, message: str = "") -> None:

@@ -114,6 +114,7 @@ class ControlPlaneState:
         self.workspace = workspace
         self.lock = threading.RLock()
         self._ids = itertools.count(1)
+        # Environments that exist; tests add more with add_environment().
         self.environments: dict[str, str] = {DEFAULT_ENVIRONMENT: "en-main"}
         self.apps: dict[str, AppRecord] = {}
         self.functions: dict[str, FunctionRecord] = {}
@@ -289,6 +290,10 @@ class ControlPlaneState:
         return rec
 
     # -- helpers for tests -----------------------------------------------------------------
+    def add_environment(self, name: str) -> None:
+        with self.lock:
+            self.environments.setdefault(name, self.new_id("en"))
+
     def app_named(self, name: str, environment: str = "") -> AppRecord:
         app = self.deployed_app(name, environment)
         assert app is not None, f"no deployed app named {name!r}"
