@@ -44,3 +44,15 @@ def test_drift_against_local_profile(omc, modal_server, profiles_dir: Path) -> N
     assert r.exit_code == 4
     drift = {d["field"]: d for d in json.loads(r.stdout)["drift"]}
     assert drift["scaledown_window"]["deployed"] == "300" and drift["scaledown_window"]["local"] == "10"
+
+
+def test_status_shows_the_warm_schedule(omc, modal_server, profiles_dir: Path) -> None:
+    (profiles_dir / "sched.toml").write_text(
+        'extends = "a10g-economy"\n[[warm.schedule]]\ndays = "daily"\nstart = "00:00"\nend = "24:00"\nmin_containers = 1\n'
+    )
+    r = omc("deploy", "--profile", "sched", "--yes", "--json")
+    assert r.exit_code == 0, r.stderr
+    fns = [c.function.function_name for c in modal_server.calls("FunctionCreate")]
+    assert "apply_warm_schedule" in fns
+    st = json.loads(omc("status", "--json", "--no-health").stdout)
+    assert st["active_window"]["window"]["min_containers"] == 1

@@ -63,6 +63,11 @@ def status_cmd(
                 ["url", st.url],
                 ["warm", ", ".join(f"{k}={warm(k)}" for k in ("scaledown_window", "min_containers", "max_containers", "buffer_containers"))],
                 ["containers", f"{st.containers} running, backlog {st.backlog}"],
+                *(
+                    [["schedule", _window_text(st.active_window)]]
+                    if st.active_window is not None
+                    else []
+                ),
                 ["health", h + (f" · {health.get('model')} · {health.get('size_vram')} B VRAM · ollama {health.get('ollama_version')}" if health.get("ready") else "")],
                 ["drift", "not checked (no local profile)" if not st.drift_checked else ("none" if not st.drift else "; ".join(f"{d['field']}: {d['deployed']} -> {d['local']}" for d in st.drift))],
             ]
@@ -78,3 +83,10 @@ def status_cmd(
         if st.drift:
             reasons.append("drifted from the local profile")
         raise CheckFailed(f"status check failed: {', '.join(reasons)}")
+
+
+def _window_text(active: dict) -> str:
+    w = active.get("window")
+    now = f"in a warm window ({w['start']}-{w['end']} {w['timezone']}, min_containers={w['min_containers']})" if w else "outside the warm windows"
+    nxt = active.get("next_change")
+    return now + (f"; next change {nxt}" if nxt else "")

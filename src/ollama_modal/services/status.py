@@ -143,6 +143,16 @@ def collect(backend: Any, app: str, local_profile: Any | None, *, check_endpoint
             st.health = f_health.result()
         elif not check_endpoint:
             st.health = {"ready": None, "skipped": True}
+    if local_profile is not None and local_profile.warm.schedule:
+        from datetime import datetime, timezone
+
+        from ..warm_schedule import active_window, next_change
+
+        windows = [w.model_dump(mode="json") for w in local_profile.warm.schedule]
+        now = datetime.now(timezone.utc)
+        base = st.live_overrides.get("min_containers", local_profile.warm.min_containers) or 0
+        change = next_change(windows, base, now)
+        st.active_window = {"window": active_window(windows, now), "next_change": change.isoformat() if change else None}
     if local_profile is not None:
         st.drift_checked = True
         from ..render import config_hash
