@@ -33,6 +33,15 @@ class OmcGroup(TyperGroup):
         except OmcError as e:
             _report(e)
             raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            from .output import err
+
+            err.print(
+                "interrupted: no local file was left half-written; if a deploy was under way, "
+                "check what Modal has with `omc status` or `omc history`",
+                markup=False,
+            )
+            raise typer.Exit(130) from None
         except Exception as e:  # noqa: BLE001 - the one place internal errors are reported
             if _debug(ctx):
                 raise
