@@ -10,6 +10,7 @@ from . import options as o
 from .common import EnvOpt, backend, confirm, progress_printer
 
 
+@o.with_overrides
 def deploy_cmd(
     profile: o.ProfileOpt,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan only; needs no credentials and sends nothing to Modal.")] = False,
@@ -17,12 +18,7 @@ def deploy_cmd(
     json_: o.JsonOpt = False,
     env: EnvOpt = None,
     tag: Annotated[Optional[str], typer.Option("--tag", help="Deployment tag recorded by Modal (e.g. a git SHA).")] = None,
-    gpu: o.GpuOpt = None,
-    scaledown_window: o.ScaledownOpt = None,
-    min_containers: o.MinOpt = None,
-    max_containers: o.MaxOpt = None,
-    buffer_containers: o.BufferOpt = None,
-    model: o.ModelOpt = None,
+    overrides: o.Overrides = None,
 ) -> None:
     """Deploy a profile: show a field-level plan against what runs and its idle cost, ask, deploy."""
     from ..config import resolve
@@ -33,7 +29,7 @@ def deploy_cmd(
     from .output import info, print_json, warn
     from .plan_view import show_plan, show_result
 
-    ov = o.from_locals(locals())
+    ov = dict(overrides)
     if env:
         ov[("app", "environment")] = (env, Origin("flag", "--env"))
     resolved = resolve(profile, ov)

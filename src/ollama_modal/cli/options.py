@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+import functools
+import inspect
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 
@@ -56,7 +58,37 @@ def overrides(**flags: Any) -> dict[tuple[str, ...], tuple[Any, Any]]:
     return out
 
 
-def from_locals(values: dict[str, Any]) -> dict[tuple[str, ...], tuple[Any, Any]]:
-    """Overrides from a command's local variables (the shared override options, by name)."""
-    names = [f[2:].replace("-", "_") for f in _FLAG_KEYS]
-    return overrides(**{n: values.get(n) for n in names})
+#: What a command decorated with ``with_overrides`` receives (profile key -> (value, origin)).
+Overrides = Optional[dict]
+
+_OVERRIDE_OPTIONS = {
+    "gpu": GpuOpt,
+    "scaledown_window": ScaledownOpt,
+    "min_containers": MinOpt,
+    "max_containers": MaxOpt,
+    "buffer_containers": BufferOpt,
+    "model": ModelOpt,
+}
+
+
+def with_overrides(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the shared override options; it receives them as ``overrides=``.
+
+    The options are added to the signature Typer reads, so every command that takes a
+    profile spells them, documents them and maps them to profile keys the same way.
+    """
+    sig = inspect.signature(fn, eval_str=True)
+    params = [p for p in sig.parameters.values() if p.name != "overrides"]
+    params += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ann)
+        for name, ann in _OVERRIDE_OPTIONS.items()
+    ]
+
+    @functools.wraps(fn)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        flags = {name: kwargs.pop(name, None) for name in _OVERRIDE_OPTIONS}
+        return fn(*args, overrides=overrides(**flags), **kwargs)
+
+    command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    command.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "overrides"}
+    return command

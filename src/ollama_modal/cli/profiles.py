@@ -44,16 +44,12 @@ def list_cmd(json_: o.JsonOpt = False) -> None:
 
 
 @app.command("show")
+@o.with_overrides
 def show_cmd(
     profile: Annotated[str, typer.Argument(help="Profile name or path to a .toml file.")],
     json_: o.JsonOpt = False,
     origin: Annotated[bool, typer.Option("--origin", help="Show where each value came from (default, file, env, flag).")] = False,
-    gpu: o.GpuOpt = None,
-    scaledown_window: o.ScaledownOpt = None,
-    min_containers: o.MinOpt = None,
-    max_containers: o.MaxOpt = None,
-    buffer_containers: o.BufferOpt = None,
-    model: o.ModelOpt = None,
+    overrides: o.Overrides = None,
 ) -> None:
     """The fully resolved profile as a standalone TOML file (no `extends`)."""
     from ..config import resolve
@@ -62,7 +58,7 @@ def show_cmd(
 
     resolved = resolve(
         profile,
-        o.from_locals(locals()),
+        overrides,
     )
     for w in resolved.warnings:
         warn(w)
@@ -121,18 +117,14 @@ def validate_cmd(
 
 
 @app.command("new")
+@o.with_overrides
 def new_cmd(
     name: Annotated[str, typer.Argument(help="Name of the new profile (file NAME.toml).")],
     from_: Annotated[str, typer.Option("--from", help="Profile to extend, e.g. a10g-balanced.")] = "a10g-balanced",
     description: Annotated[Optional[str], typer.Option("--description", help="One line for `omc profiles list`.")] = None,
     directory: Annotated[Optional[Path], typer.Option("--dir", help="Where to write (default: OMC_PROFILES_DIR or ./profiles).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
-    gpu: o.GpuOpt = None,
-    scaledown_window: o.ScaledownOpt = None,
-    min_containers: o.MinOpt = None,
-    max_containers: o.MaxOpt = None,
-    buffer_containers: o.BufferOpt = None,
-    model: o.ModelOpt = None,
+    overrides: o.Overrides = None,
 ) -> None:
     """Create a profile that extends another, with the given changes; it is validated before it is written."""
     from ..config.newprofile import create_profile
@@ -144,7 +136,7 @@ def new_cmd(
         description=description,
         directory=directory,
         force=force,
-        changes=o.from_locals(locals()),
+        changes=overrides,
     )
     info(f"wrote {path}; check it with `omc profiles show {name}`")
 

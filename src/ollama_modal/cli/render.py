@@ -14,15 +14,11 @@ def register(app: typer.Typer) -> None:
     app.command("render")(render_cmd)
 
 
+@o.with_overrides
 def render_cmd(
     profile: o.ProfileOpt,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the module to FILE instead of stdout.")] = None,
-    gpu: o.GpuOpt = None,
-    scaledown_window: o.ScaledownOpt = None,
-    min_containers: o.MinOpt = None,
-    max_containers: o.MaxOpt = None,
-    buffer_containers: o.BufferOpt = None,
-    model: o.ModelOpt = None,
+    overrides: o.Overrides = None,
 ) -> None:
     """Render the Modal app module for a profile (deploy it with `modal deploy FILE` or `omc deploy`)."""
     from ..config import resolve
@@ -32,7 +28,7 @@ def render_cmd(
 
     resolved = resolve(
         profile,
-        o.from_locals(locals()),
+        overrides,
     )
     for w in resolved.warnings:
         warn(w)
