@@ -53,7 +53,22 @@ def test_single_concurrency_int_and_headers():
 
 
 def test_importing_bench_is_light():
-    code = ("import sys, ollama_modal.bench, ollama_modal.bench.cold, ollama_modal.bench.history; "
+    # The package and its config load nothing heavy, so the CLI can import them at top level.
+    code = ("import sys; from ollama_modal.bench import BenchConfig, parse_levels, load_prompts; "
+            "print(sorted(m for m in ('httpx', 'numpy', 'modal', 'httpcore', 'pydantic') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    # The result models need pydantic, still not httpx or numpy.
+    code = ("import sys, ollama_modal.bench as b; b.BenchResult; b.compare; b.measure_cold_start; b.summary_rows; "
             "print(sorted(m for m in ('httpx', 'numpy', 'modal', 'httpcore') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_public_names_resolve():
+    import ollama_modal.bench as b
+
+    for name in b.__all__:
+        assert getattr(b, name) is not None
+    with pytest.raises(AttributeError):
+        b.no_such_name  # noqa: B018
