@@ -21,20 +21,17 @@ def deploy_cmd(
     overrides: o.Overrides = None,
 ) -> None:
     """Deploy a profile: show a field-level plan against what runs and its idle cost, ask, deploy."""
-    from ..config import resolve
     from ..config.loader import Origin
     from ..errors import RemoteError
     from ..services import deploy as svc
     from ..services.credentials import NO_CREDENTIALS_HINT, has_credentials
-    from .output import info, print_json, warn
+    from .output import info, load_profile, print_json, warn
     from .plan_view import show_plan, show_result
 
     ov = dict(overrides)
     if env:
         ov[("app", "environment")] = (env, Origin("flag", "--env"))
-    resolved = resolve(profile, ov)
-    for w in resolved.warnings:
-        warn(w)
+    resolved = load_profile(profile, ov)
     if resolved.profile.server.auth == "none":
         warn("auth = \"none\": anyone who finds the URL can use the endpoint (and your GPU budget)")
 

@@ -44,3 +44,13 @@ def warn(message: str) -> None:
 
 def usd(x: float) -> str:
     return f"${x:,.2f}"
+
+
+def load_profile(ref: str, overrides: dict | None = None):
+    """Resolve a profile for a command, showing its warnings (tight fit, unknown size) on stderr."""
+    from ..config import resolve
+
+    resolved = resolve(ref, overrides)
+    for w in resolved.warnings:
+        warn(w)
+    return resolved

@@ -52,16 +52,10 @@ def show_cmd(
     overrides: o.Overrides = None,
 ) -> None:
     """The fully resolved profile as a standalone TOML file (no `extends`)."""
-    from ..config import resolve
     from ..config.serialize import origin_rows, profile_dict, to_toml
-    from .output import print_json, print_text, warn
+    from .output import load_profile, print_json, print_text
 
-    resolved = resolve(
-        profile,
-        overrides,
-    )
-    for w in resolved.warnings:
-        warn(w)
+    resolved = load_profile(profile, overrides)
     if json_:
         data = profile_dict(resolved.profile)
         if origin:

@@ -21,17 +21,11 @@ def render_cmd(
     overrides: o.Overrides = None,
 ) -> None:
     """Render the Modal app module for a profile (deploy it with `modal deploy FILE` or `omc deploy`)."""
-    from ..config import resolve
     from ..fsutil import atomic_write_text
     from ..render import render
-    from .output import info, print_text, warn
+    from .output import info, load_profile, print_text
 
-    resolved = resolve(
-        profile,
-        overrides,
-    )
-    for w in resolved.warnings:
-        warn(w)
+    resolved = load_profile(profile, overrides)
     rendered = render(resolved.profile)
     if output is None:
         print_text(rendered.source)
