@@ -155,3 +155,10 @@ def test_list_cache_follows_env(omc, monkeypatch) -> None:
     monkeypatch.setenv("OMC_SCALEDOWN_WINDOW", "42")
     rows = json.loads(omc("profiles", "list", "--json").stdout)
     assert {r["scaledown_window"] for r in rows} == {42}
+
+
+def test_schema_describes_every_key(omc) -> None:
+    schema = json.loads(omc("profiles", "schema").stdout)
+    assert {"warm", "gpu", "model", "ollama", "server", "app", "extends"} <= set(schema["properties"])
+    warm = schema["$defs"]["WarmPolicy"]["properties"]["scaledown_window"]
+    assert warm["minimum"] == 2 and warm["maximum"] == 3600 and warm["description"]

@@ -146,3 +146,19 @@ def init_cmd(
 
     written, skipped = copy_builtins(directory, force=force)
     info(f"copied {len(written)} file(s) to {directory}" + (f"; kept {len(skipped)} existing (use --force)" if skipped else ""))
+
+
+@app.command("schema")
+def schema_cmd() -> None:
+    """The JSON schema of a profile file, for editor completion and validation (e.g. Taplo, VS Code)."""
+    from ..config.models import Profile
+    from .output import print_json
+
+    schema = Profile.model_json_schema()
+    # Files may set `extends` and may leave out `name` (the file name is used).
+    schema["properties"]["extends"] = {
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        "description": "Profiles or parts this file builds on, in order.",
+    }
+    schema["required"] = []
+    print_json(schema)
