@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .usage import Usage
+from .usage import GiveUp, Usage
 
 _COMPLETE, _FLOOR, _ARRIVAL, _EXPIRE = 0, 1, 2, 3
 
@@ -41,9 +41,10 @@ def simulate_events(
     min_changes: Sequence[tuple[float, int]] = ((0.0, 0),),
     max_containers: int | None = None,
     buffer_containers: int = 0,
+    give_up: GiveUp | None = None,
 ) -> Usage:
     """``min_changes``: [(0, min at start), (t, new min), ...] in seconds from the span's start."""
-    sim = _Sim(span, window, cold_start, concurrency, max_containers, buffer_containers, s.tolist(), a.tolist(), 0)
+    sim = _Sim(span, window, cold_start, concurrency, max_containers, buffer_containers, s.tolist(), a.tolist(), 0, give_up)
     changes = list(min_changes)
     sim.cur_min = int(changes[0][1])
     for t, m in changes[1:]:
@@ -53,12 +54,12 @@ def simulate_events(
 
 def simulate_until_idle(
     a: list[float], s: list[float], lo: int, span: float, *, window: float, cold_start: float, concurrency: int,
-    max_containers: int | None = None,
+    max_containers: int | None = None, give_up: GiveUp | None = None,
 ) -> tuple[Usage, int]:
     """Simulate requests ``lo:`` (lists) from a moment when no container is up (min_containers 0,
     no buffer) until the next arrival that again finds none up. Returns the usage and how many
     requests it served."""
-    sim = _Sim(span, window, cold_start, concurrency, max_containers, 0, s, a, lo)
+    sim = _Sim(span, window, cold_start, concurrency, max_containers, 0, s, a, lo, give_up)
     usage = sim.run(stop_when_idle=True)
     return usage, sim.consumed
 
@@ -67,7 +68,8 @@ class _Sim:
     """State of one run. The per-request loop in ``run`` is inlined for speed (~1.5 us/request)."""
 
     def __init__(self, span: float, window: float, cold_start: float, concurrency: int,
-                 max_containers: int | None, buffer: int, service: list[float], arrivals: list[float], lo: int) -> None:
+                 max_containers: int | None, buffer: int, service: list[float], arrivals: list[float], lo: int,
+                 give_up: GiveUp | None = None) -> None:
         self.span, self.window, self.cold_start, self.k = span, window, cold_start, concurrency
         self.cap = max_containers if max_containers is not None else 1 << 30
         self.buffer = buffer
@@ -89,6 +91,8 @@ class _Sim:
         self.billed = self.busy_t = 0.0
         self.busy = self.cold = self.cold_req = self.queued = self.seen = self.cur_min = 0
         self.consumed = len(arrivals) - lo
+        self.give_up = give_up
+        self.gave_up: str | None = None
 
     def clip(self, x: float) -> float:
         return self.span if x > self.span else x
@@ -166,6 +170,18 @@ class _Sim:
             self.cur_min = x
             self.enforce(t)
 
+    def should_give_up(self, t: float) -> bool:
+        g = self.give_up
+        assert g is not None
+        # Queued requests still hold 0.0 here: the slow count can only be low, never high.
+        self.slow = getattr(self, "slow", 0) + sum(1 for x in self.lat[getattr(self, "checked", 0):] if x > g.latency_goal)
+        self.checked = len(self.lat)
+        if self.slow >= g.slow_requests:
+            self.gave_up = "latency"
+        elif self.billed + sum(self.clip(t) - self.clip(self.up_since[c]) for _, c in self.alive) > g.container_seconds:
+            self.gave_up = "cost"
+        return self.gave_up is not None
+
     def run(self, stop_when_idle: bool = False) -> Usage:
         heap, alive, ready, inflight, service, lat = self.heap, self.alive, self.ready, self.inflight, self.service, self.lat
         k, handle, pop, push = self.k, self.handle, heapq.heappop, heapq.heappush
@@ -184,6 +200,9 @@ class _Sim:
                 else:
                     handle(et, kind, x, tok)
             if stop_when_idle and not alive and i > lo:
+                self.consumed = i - lo
+                break
+            if self.give_up is not None and not (i - lo) & 1023 and self.should_give_up(t):
                 self.consumed = i - lo
                 break
             # Lowest-ranked ready container with a free slot, else the starting one ready first.
@@ -216,6 +235,9 @@ class _Sim:
             if inflight[cid] == 1:
                 self.became_busy(cid, t)
             push(heap, (begin + service[i], _COMPLETE, cid, 0))
+        if self.gave_up:
+            return Usage(self.billed, self.busy_t, self.cold, self.cold_req, self.queued, np.asarray(lat), self.seen,
+                         "events", self.gave_up)
         while heap:
             et, kind, x, tok = pop(heap)
             if kind == _EXPIRE and et >= self.span and not self.queue:
@@ -234,4 +256,5 @@ class _Sim:
             latencies=np.asarray(lat),
             max_containers_seen=self.seen,
             method="events",
+            gave_up=self.gave_up,
         )

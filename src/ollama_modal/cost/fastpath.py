@@ -32,7 +32,12 @@ from __future__ import annotations
 import numpy as np
 
 from .events import simulate_until_idle
-from .usage import Usage
+from .usage import GiveUp, Usage
+
+
+def _fits(a: np.ndarray, reach: float, k: int) -> bool:
+    """No k + 1 arrivals within any ``reach`` seconds, i.e. a_i - a_(i-k) >= reach for all i."""
+    return a.size <= k or bool(np.min(a[k:] - a[:-k]) >= reach)
 
 
 def _inflight_base(a: np.ndarray, f0: np.ndarray) -> np.ndarray:
@@ -64,15 +69,21 @@ def simulate_single(
     min_containers: int = 0,
     max_containers: int | None = None,
     base_inflight: np.ndarray | None = None,
+    give_up: GiveUp | None = None,
 ) -> Usage | None:
     """Exact result for a constant floor and no buffer; None when the event path must do all of it
     (min_containers > 0 and one container is not always enough). ``a`` sorted, ``s`` > 0."""
     n = a.size
     f0 = a + s
+    constant = n > 0 and bool(np.all(s == s[0]))
     if min_containers > 0:
-        if base_inflight is None:
-            base_inflight = _inflight_base(a, f0)  # callers sweeping W pass it in: it depends on s only
-        if n and int(base_inflight.max()) > concurrency:
+        if constant:
+            over = not _fits(a, float(s[0]), concurrency)
+        else:
+            if base_inflight is None:
+                base_inflight = _inflight_base(a, f0)  # callers sweeping W pass it in: it depends on s only
+            over = n > 0 and int(base_inflight.max()) > concurrency
+        if over:
             return None
         return Usage(
             container_seconds=min_containers * span,
@@ -99,7 +110,7 @@ def simulate_single(
     wait_end = np.searchsorted(a, ready, side="left")
     waiting = wait_end - cand
     smax = s[cand].copy()
-    if not bool(np.all(s == s[0])):
+    if not constant:
         for m in range(1, int(waiting.max())):
             idx = np.minimum(cand + m, n - 1)
             np.maximum(smax, np.where(m < waiting, s[idx], -np.inf), out=smax)
@@ -111,13 +122,23 @@ def simulate_single(
 
     # Cheap sufficient test: a request occupies its slot at most c + max(s) seconds, so no more
     # than the arrivals in any such window can be in flight; if that fits, nothing can be over-full.
-    reach = cold_start + float(s.max())
-    crowd = int((np.arange(1, n + 1) - np.searchsorted(a, a - reach, side="right")).max())
     bad = np.zeros(ncand, dtype=bool)
-    if crowd > concurrency:
+    if not _fits(a, cold_start + float(s.max()), concurrency):
         if base_inflight is None:
             base_inflight = _inflight_base(a, f0)
         bad = _overfull_sessions(a, s, f0, base_inflight, cand, wait_end, ready, d, next_idx, concurrency)
+
+    billed_c = np.minimum(ends, span) - a[cand]
+    if give_up is not None:
+        # Per candidate session: billed seconds and requests slower than the goal, for giving up early.
+        slow = np.concatenate(([0], np.cumsum(s > give_up.latency_goal)))
+        slow_c = slow[next_idx] - slow[wait_end]
+        owner = np.repeat(np.arange(ncand), waiting)
+        widx_all = cand[owner] + (np.arange(owner.size) - np.repeat(np.cumsum(waiting) - waiting, waiting))
+        late = s[widx_all] + ready[owner] - a[widx_all] > give_up.latency_goal
+        slow_c = slow_c + np.bincount(owner[late], minlength=ncand)
+        slow_l, billed_l = slow_c.tolist(), billed_c.tolist()
+        acc_slow, acc_billed = 0, 0.0
 
     # Walk the sessions; hand the ones that need more containers to the event simulation.
     nxt_l, bad_l, cand_l = nxt.tolist(), bad.tolist(), cand
@@ -125,23 +146,45 @@ def simulate_single(
     segments: list[tuple[int, int, Usage]] = []
     lists: tuple[list[float], list[float]] | None = None
     p = 0
+    gave_up: str | None = None
     while p < ncand:
+        if give_up is not None:
+            if acc_slow >= give_up.slow_requests:
+                gave_up = "latency"
+            elif acc_billed > give_up.container_seconds:
+                gave_up = "cost"
+            if gave_up:
+                break
         if not bad_l[p]:
             fast_pos.append(p)
+            if give_up is not None:
+                acc_slow += slow_l[p]
+                acc_billed += billed_l[p]
             p = nxt_l[p]
             continue
         if lists is None:
             lists = (a.tolist(), s.tolist())
         lo = int(cand_l[p])
+        remaining = None
+        if give_up is not None:
+            remaining = GiveUp(give_up.container_seconds - acc_billed, give_up.latency_goal, give_up.slow_requests - acc_slow)
         usage, used = simulate_until_idle(lists[0], lists[1], lo, span, window=window, cold_start=cold_start,
-                                          concurrency=concurrency, max_containers=max_containers)
+                                          concurrency=concurrency, max_containers=max_containers, give_up=remaining)
         segments.append((lo, lo + used, usage))
+        if usage.gave_up:
+            gave_up = usage.gave_up
+            break
+        if give_up is not None:
+            acc_billed += usage.container_seconds
+            acc_slow += int(np.count_nonzero(usage.latencies > give_up.latency_goal))
         if lo + used >= n:
             break
         p = int(np.searchsorted(cand, lo + used))
         if p >= ncand or cand[p] != lo + used:  # cannot happen: everything was down
             raise AssertionError("event segment ended where no session can start")
 
+    if gave_up:
+        return Usage(acc_billed, 0.0, len(fast_pos), 0, 0, np.empty(0), 1, "fast", gave_up)
     tp = np.asarray(fast_pos, dtype=np.int64)
     starts, r_t, w_n = cand[tp], ready[tp], waiting[tp]
     rep = np.repeat(np.arange(starts.size), w_n)
@@ -150,7 +193,7 @@ def simulate_single(
     f[widx] = r_t[rep] + s[widx]
     lat = s.copy()
     lat[widx] += r_t[rep] - a[widx]
-    billed = float((np.minimum(ends[tp], span) - a[starts]).sum())
+    billed = float(billed_c[tp].sum())
     fast_mask = np.ones(n, dtype=bool)
     busy = cold = cold_req = queued = 0
     seen = 1

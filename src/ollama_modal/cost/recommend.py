@@ -30,6 +30,7 @@ from .schedule import WarmWindow
 from .service import ServiceModel, service_times
 from .simulator import Machine, Policy, SimResult, min_changes, price, usage_for
 from .traffic import Traffic
+from .usage import GiveUp
 
 DEFAULT_WINDOWS = (2, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600)
 DEFAULT_MIN_CONTAINERS = (0, 1, 2)
@@ -68,6 +69,8 @@ class Recommendation:
     evaluated: int
     pruned: int
     lowest_bound_usd: float = 0.0  # the smallest lower bound of any candidate, monthly
+    stopped_early: int = 0  # simulations stopped once they could no longer win (cost or p95)
+    stopped_for_cost: int = 0  # ...of which because they cost more than the best so far or the budget
     results: dict[tuple[str, int, int, str], SimResult] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,6 +83,8 @@ class Recommendation:
             "evaluated": self.evaluated,
             "pruned": self.pruned,
             "lowest_bound_usd": self.lowest_bound_usd,
+            "stopped_early": self.stopped_early,
+            "stopped_for_cost": self.stopped_for_cost,
         }
 
 
@@ -184,6 +189,10 @@ def recommend(
     queue.sort(key=lambda q: q[:5])
 
     best: float = math.inf
+    n = traffic.requests
+    # p95 (linear interpolation) is above the goal once n - floor(0.95 (n - 1)) requests are.
+    slow_cap = n - math.floor(0.95 * (n - 1)) if n else 1 << 62
+    stopped = stopped_cost = 0
     evaluated: list[Candidate] = []
     results: dict[tuple[str, int, int, str], SimResult] = {}
     for bound, _, w, m, sname, t in queue:
@@ -191,8 +200,13 @@ def recommend(
             break  # sorted by bound: nothing later can beat the best or fit the budget either
         policy = Policy(scaledown_window=w, concurrency=concurrency, min_containers=m, max_containers=max_containers,
                         buffer_containers=buffer_containers, schedule=tuple(schedules[sname]))
+        cap = min(best, budget_usd if budget_usd is not None else math.inf) / (scale * t.machine.per_second)
         usage = usage_for(traffic, t.service, policy, t.cold_start, changes=changes[(sname, m)],
-                          base_inflight=t.inflight)
+                          base_inflight=t.inflight, give_up=GiveUp(cap, p95_goal_s, slow_cap))
+        if usage.gave_up:
+            stopped += 1  # too slow, or dearer than the best so far / the budget: cannot be the answer
+            stopped_cost += usage.gave_up == "cost"
+            continue
         res = price(usage, span, t.machine, traffic.requests, t.cold_start)
         results[(t.model.name, w, m, sname)] = res
         cand = Candidate(
@@ -209,8 +223,8 @@ def recommend(
 
     ranked = sorted(evaluated, key=lambda c: (not c.ok, c.monthly_cost_usd if c.ok else c.latency_p95_s, c.monthly_cost_usd))
     choice = ranked[0] if ranked and ranked[0].ok else None
-    rec = Recommendation(choice, ranked, "", p95_goal_s, budget_usd, len(evaluated), len(queue) - len(evaluated),
-                         queue[0][0] if queue else 0.0, results)
+    rec = Recommendation(choice, ranked, "", p95_goal_s, budget_usd, len(evaluated) + stopped,
+                         len(queue) - len(evaluated) - stopped, queue[0][0] if queue else 0.0, stopped, stopped_cost, results)
     rec.explanation = explain(rec, traffic)
     return rec
 
@@ -219,8 +233,10 @@ def explain(rec: Recommendation, traffic: Traffic) -> str:
     days = traffic.span / 86400
     goal = f"p95 latency <= {rec.p95_goal_s:g} s"
     budget = f"${rec.budget_usd:,.2f}/month" if rec.budget_usd is not None else ""
-    searched = (f"{rec.evaluated} settings simulated over {days:.1f} days of traffic ({traffic.mean_rpm:.1f} requests/min); "
-                f"{rec.pruned} more ruled out because a lower bound on their cost was already higher"
+    early = (f" ({rec.stopped_early} of them stopped early, once they were too slow or dearer than a better one)"
+             if rec.stopped_early else "")
+    searched = (f"{rec.evaluated} settings simulated over {days:.1f} days of traffic ({traffic.mean_rpm:.1f} requests/min)"
+                f"{early}; {rec.pruned} more ruled out because a lower bound on their cost was already higher"
                 + (" or over the budget" if budget else ""))
     c = rec.choice
     if c is not None:
@@ -235,6 +251,13 @@ def explain(rec: Recommendation, traffic: Traffic) -> str:
                      f"{runner_up.scaledown_window} s, min_containers {runner_up.min_containers}), costs "
                      f"${runner_up.monthly_cost_usd - c.monthly_cost_usd:,.2f} more.")
         return text
+    if not rec.candidates and budget and rec.stopped_early and rec.stopped_for_cost == rec.stopped_early:
+        return (f"No setting meets {goal} within {budget}: every one simulated went over the budget before the "
+                f"end of the traffic. Raise the budget or relax the goal. {searched}.")
+    if not rec.candidates and rec.stopped_early:
+        return (f"No setting meets {goal}" + (f" within {budget}" if budget else "") + ": every one simulated had more "
+                f"than 5% of requests slower than that or cost more than allowed. Keep containers warm (min_containers or a "
+                f"schedule), raise max_inputs, use a faster GPU or a smaller model, or relax the goal. {searched}.")
     if not rec.candidates:
         return (f"No setting fits the budget of {budget}: even a lower bound on the cheapest one is "
                 f"${rec.lowest_bound_usd:,.2f}/month. Raise the budget or lower the traffic. {searched}.")

@@ -19,7 +19,7 @@ from .events import simulate_events
 from .fastpath import simulate_single
 from .schedule import WarmWindow, transitions
 from .traffic import Traffic
-from .usage import Usage
+from .usage import GiveUp, Usage
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,7 @@ def usage_for(
     method: str = "auto",
     changes: Sequence[tuple[float, int]] | None = None,
     base_inflight: np.ndarray | None = None,
+    give_up: GiveUp | None = None,
 ) -> Usage:
     """Run the simulation; ``method`` is "auto", "fast" (error if it does not apply) or "events".
 
@@ -159,7 +160,7 @@ def usage_for(
         usage = simulate_single(
             a, service, span, window=policy.scaledown_window, cold_start=cold_start,
             concurrency=policy.concurrency, min_containers=min0, max_containers=policy.max_containers,
-            base_inflight=base_inflight,
+            base_inflight=base_inflight, give_up=give_up,
         )
         if usage is not None:
             return usage
@@ -168,7 +169,7 @@ def usage_for(
     return simulate_events(
         a, service, span, window=policy.scaledown_window, cold_start=cold_start,
         concurrency=policy.concurrency, min_changes=changes, max_containers=policy.max_containers,
-        buffer_containers=policy.buffer_containers,
+        buffer_containers=policy.buffer_containers, give_up=give_up,
     )
 
 

@@ -17,3 +17,17 @@ class Usage:
     latencies: np.ndarray  # per request: waits (cold start, queue) plus service time
     max_containers_seen: int
     method: str  # "fast" (one container, vectorised) or "events" (general)
+    gave_up: str | None = None  # "cost" or "latency" when stopped early: the figures are partial
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """Stop a simulation as soon as its answer cannot matter (recommend's search uses this).
+
+    Once more than ``container_seconds`` are billed the setting is too expensive; once
+    ``slow_requests`` requests took longer than ``latency_goal`` its p95 misses the goal.
+    """
+
+    container_seconds: float = float("inf")
+    latency_goal: float = float("inf")
+    slow_requests: int = 1 << 62
