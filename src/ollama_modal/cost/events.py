@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 from bisect import insort
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -55,13 +55,25 @@ def simulate_events(
 def simulate_until_idle(
     a: list[float], s: list[float], lo: int, span: float, *, window: float, cold_start: float, concurrency: int,
     max_containers: int | None = None, give_up: GiveUp | None = None,
-) -> tuple[Usage, int]:
+    handback: Callable[[int, float, list[float], int], object] | None = None,
+    initial: tuple[float, list[float], float, int] | None = None,
+) -> tuple[Usage, int, object]:
     """Simulate requests ``lo:`` (lists) from a moment when no container is up (min_containers 0,
-    no buffer) until the next arrival that again finds none up. Returns the usage and how many
-    requests it served."""
+    no buffer) until the next arrival that again finds none up, or until ``handback(i, last,
+    pending, rank)`` accepts to take over at request ``i`` while a single ready container is up
+    (its latest completion ``last``, the completion times ``pending`` of requests it still
+    serves, its routing rank).
+    Returns the usage up to there, how many requests it served, and what ``handback`` returned.
+
+    ``initial = (t0, pending, last, rank)`` starts instead with one ready container of that
+    rank, billed from t0, still serving requests that complete at ``pending`` (its latest
+    completion ``last``)."""
     sim = _Sim(span, window, cold_start, concurrency, max_containers, 0, s, a, lo, give_up)
+    sim.handback = handback
+    if initial is not None:
+        sim.take_over(*initial)
     usage = sim.run(stop_when_idle=True)
-    return usage, sim.consumed
+    return usage, sim.consumed, sim.resume
 
 
 class _Sim:
@@ -93,14 +105,17 @@ class _Sim:
         self.consumed = len(arrivals) - lo
         self.give_up = give_up
         self.gave_up: str | None = None
+        self.handback: Callable[[int, float, list[float], int], object] | None = None
+        self.resume: object = None
 
     def clip(self, x: float) -> float:
         return self.span if x > self.span else x
 
-    def start_container(self, t: float, warm: bool = False) -> int:
+    def start_container(self, t: float, warm: bool = False, rank: int | None = None) -> int:
         cid = len(self.ready)
-        used = {r for r, _ in self.alive}
-        rank = next(r for r in range(len(self.alive) + 1) if r not in used)
+        if rank is None:
+            used = {r for r, _ in self.alive}
+            rank = next(r for r in range(len(self.alive) + 1) if r not in used)
         r_t = t if warm else t + self.cold_start
         self.ready.append(r_t)
         self.inflight.append(0)
@@ -170,6 +185,38 @@ class _Sim:
             self.cur_min = x
             self.enforce(t)
 
+    def take_over(self, t0: float, pending: list[float], last: float, rank: int) -> None:
+        # Same rank as in an uninterrupted run: routing prefers low ranks.
+        cid = self.start_container(t0, warm=True, rank=rank)
+        self.token[cid] += 1  # its fresh-container expiry no longer applies
+        self.inflight[cid] = len(pending)
+        for x in pending:
+            heapq.heappush(self.heap, (x, _COMPLETE, cid, 0))
+        if pending:
+            self.busy_since[cid] = t0
+            self.busy = 1
+        else:
+            self.idle_since[cid] = last
+            heapq.heappush(self.heap, (last + self.window, _EXPIRE, cid, self.token[cid]))
+
+    def try_handback(self, i: int, t: float) -> bool:
+        """One ready container left: offer the rest of its session to the vectorised path."""
+        cid = self.alive[0][1]
+        if self.ready[cid] > t or self.handback is None:
+            return False
+        pending = [e[0] for e in self.heap if e[1] == _COMPLETE and e[2] == cid]
+        last = max(pending) if pending else self.idle_since[cid]
+        resume = self.handback(i, last, pending, self.rank_of[cid])
+        if resume is None:
+            return False
+        self.resume = resume
+        self.consumed = i - self.lo
+        # Bill the container, and its busy time, up to the hand-over; the taker bills the rest.
+        self.billed += max(0.0, self.clip(t) - self.clip(self.up_since[cid]))
+        if self.inflight[cid]:
+            self.busy_t += max(0.0, self.clip(t) - self.clip(self.busy_since[cid]))
+        return True
+
     def should_give_up(self, t: float) -> bool:
         g = self.give_up
         assert g is not None
@@ -188,6 +235,7 @@ class _Sim:
         for _ in range(min(self.cap, self.cur_min)):
             self.start_container(0.0, warm=True)
         arrivals, lo = self.arrivals, self.lo
+        last_try = lo
         add_lat = lat.append
         for i in range(lo, len(arrivals)):
             t = arrivals[i]
@@ -202,6 +250,10 @@ class _Sim:
             if stop_when_idle and not alive and i > lo:
                 self.consumed = i - lo
                 break
+            if self.handback is not None and len(alive) == 1 and not self.queue and i - last_try >= 64:
+                last_try = i
+                if self.try_handback(i, t):
+                    break
             if self.give_up is not None and not (i - lo) & 1023 and self.should_give_up(t):
                 self.consumed = i - lo
                 break
@@ -235,7 +287,7 @@ class _Sim:
             if inflight[cid] == 1:
                 self.became_busy(cid, t)
             push(heap, (begin + service[i], _COMPLETE, cid, 0))
-        if self.gave_up:
+        if self.gave_up or self.resume is not None:
             return Usage(self.billed, self.busy_t, self.cold, self.cold_req, self.queued, np.asarray(lat), self.seen,
                          "events", self.gave_up)
         while heap:

@@ -123,10 +123,12 @@ def simulate_single(
     # Cheap sufficient test: a request occupies its slot at most c + max(s) seconds, so no more
     # than the arrivals in any such window can be in flight; if that fits, nothing can be over-full.
     bad = np.zeros(ncand, dtype=bool)
+    bad_pre = None
     if not _fits(a, cold_start + float(s.max()), concurrency):
         if base_inflight is None:
             base_inflight = _inflight_base(a, f0)
         bad = _overfull_sessions(a, s, f0, base_inflight, cand, wait_end, ready, d, next_idx, concurrency)
+        bad_pre = np.concatenate(([0], np.cumsum(base_inflight > concurrency)))
 
     billed_c = np.minimum(ends, span) - a[cand]
     if give_up is not None:
@@ -144,32 +146,73 @@ def simulate_single(
     nxt_l, bad_l, cand_l = nxt.tolist(), bad.tolist(), cand
     fast_pos: list[int] = []
     segments: list[tuple[int, int, Usage]] = []
+    # Stretches the vectorised path took back from the event loop: (first request, end, the
+    # container's latest completion and busy-until at the hand-over, cut short at `end`?).
+    taken_over: list[tuple[int, int, float, float, bool]] = []
     lists: tuple[list[float], list[float]] | None = None
+    cand_a = a[cand]
+    f0_l: list[float] = []
+
+    def resume_at(j: int, last: float, pending: list[float], rank: int) -> tuple[int, int | None, float, list[float], int] | None:
+        """Can the vectorised path serve requests j.. on the one ready container left up?
+
+        Returns (end, candidate position or None, last, pending, rank): it serves j..end-1, and
+        either the session ends there (a candidate position) or request `end` needs a second
+        container.
+        """
+        assert bad_pre is not None and lists is not None
+        # Its session ends at the first candidate past the container's latest completion + W.
+        q_pos = max(int(np.searchsorted(cand_a, last + window, side="right")), int(np.searchsorted(cand, j, side="right")))
+        q = int(cand[q_pos]) if q_pos < ncand else n
+        # Past `last` the no-wait in-flight count is exact; before it, count the pending requests too.
+        j2 = min(max(int(np.searchsorted(a, last, side="left")), j), q)
+        al = lists[0]
+        if not f0_l:
+            f0_l.extend(f0.tolist())
+        for i in range(j, j2):
+            ai = al[i]
+            busy = sum(1 for x in pending if x > ai) + sum(1 for m in range(j, i + 1) if f0_l[m] > ai)
+            if busy > concurrency:
+                return None if i == j else (i, None, last, pending, rank)
+        if bad_pre[q] - bad_pre[j2] == 0:
+            return q, q_pos, last, pending, rank
+        b = j2 + int(np.searchsorted(bad_pre[j2 + 1 : q + 1], bad_pre[j2] + 1))  # first over-full request
+        return None if b == j else (b, None, last, pending, rank)
+
     p = 0
     gave_up: str | None = None
-    while p < ncand:
-        if give_up is not None:
-            if acc_slow >= give_up.slow_requests:
-                gave_up = "latency"
-            elif acc_billed > give_up.container_seconds:
-                gave_up = "cost"
-            if gave_up:
+    events_from: tuple[int, tuple[float, list[float], float, int] | None] | None = None
+    while True:
+        if events_from is None:
+            if p >= ncand:
                 break
-        if not bad_l[p]:
-            fast_pos.append(p)
             if give_up is not None:
-                acc_slow += slow_l[p]
-                acc_billed += billed_l[p]
-            p = nxt_l[p]
-            continue
+                if acc_slow >= give_up.slow_requests:
+                    gave_up = "latency"
+                elif acc_billed > give_up.container_seconds:
+                    gave_up = "cost"
+                if gave_up:
+                    break
+            if not bad_l[p]:
+                fast_pos.append(p)
+                if give_up is not None:
+                    acc_slow += slow_l[p]
+                    acc_billed += billed_l[p]
+                p = nxt_l[p]
+                continue
+            lo, initial = int(cand_l[p]), None
+        else:
+            (lo, initial), events_from = events_from, None
         if lists is None:
             lists = (a.tolist(), s.tolist())
-        lo = int(cand_l[p])
         remaining = None
         if give_up is not None:
             remaining = GiveUp(give_up.container_seconds - acc_billed, give_up.latency_goal, give_up.slow_requests - acc_slow)
-        usage, used = simulate_until_idle(lists[0], lists[1], lo, span, window=window, cold_start=cold_start,
-                                          concurrency=concurrency, max_containers=max_containers, give_up=remaining)
+        usage, used, resume = simulate_until_idle(
+            lists[0], lists[1], lo, span, window=window, cold_start=cold_start, concurrency=concurrency,
+            max_containers=max_containers, give_up=remaining, handback=resume_at if max_containers is None else None,
+            initial=initial,
+        )
         segments.append((lo, lo + used, usage))
         if usage.gave_up:
             gave_up = usage.gave_up
@@ -177,11 +220,29 @@ def simulate_single(
         if give_up is not None:
             acc_billed += usage.container_seconds
             acc_slow += int(np.count_nonzero(usage.latencies > give_up.latency_goal))
-        if lo + used >= n:
-            break
-        p = int(np.searchsorted(cand, lo + used))
-        if p >= ncand or cand[p] != lo + used:  # cannot happen: everything was down
-            raise AssertionError("event segment ended where no session can start")
+        if resume is None:
+            if lo + used >= n:
+                break
+            p = int(np.searchsorted(cand, lo + used))
+            if p >= ncand or cand[p] != lo + used:  # cannot happen: everything was down
+                raise AssertionError("event segment ended where no session can start")
+            continue
+        # One container is enough again: vectorise until the session ends or it is not.
+        end, q_pos, last, pending, rank = resume  # type: ignore[misc]
+        j = lo + used
+        busy_until = max(pending) if pending else -np.inf
+        taken_over.append((j, end, last, busy_until, q_pos is None))
+        if q_pos is not None:
+            billed_here = min(max(last, float(c0[end - 1])) + window, span) - float(a[j])
+            p = q_pos
+        else:
+            billed_here = float(a[end] - a[j])
+            t_end = float(a[end])
+            still = [x for x in pending if x > t_end] + [x for x in f0_l[j:end] if x > t_end]
+            events_from = (end, (t_end, still, max(last, float(f0[j:end].max())), rank))
+        if give_up is not None:
+            acc_billed += billed_here
+            acc_slow += int(slow[end] - slow[j])
 
     if gave_up:
         return Usage(acc_billed, 0.0, len(fast_pos), 0, 0, np.empty(0), 1, "fast", gave_up)
@@ -194,6 +255,13 @@ def simulate_single(
     lat = s.copy()
     lat[widx] += r_t[rep] - a[widx]
     billed = float(billed_c[tp].sum())
+    for j, end, last, busy_until, cut in taken_over:
+        f[j] = max(f[j], busy_until)  # the container is busy from the hand-over until its pending requests end
+        if cut:  # the event loop bills and counts busy time from a[end] on
+            billed += float(a[end] - a[j])
+            np.minimum(f[j:end], a[end], out=f[j:end])
+        else:
+            billed += min(max(last, float(c0[end - 1])) + window, span) - float(a[j])
     fast_mask = np.ones(n, dtype=bool)
     busy = cold = cold_req = queued = 0
     seen = 1
