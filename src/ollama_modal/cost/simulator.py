@@ -156,6 +156,10 @@ def usage_for(
     if policy.max_containers is not None:
         min0 = min(min0, policy.max_containers)
     fast_ok = len(changes) == 1 and policy.buffer_containers == 0 and method != "events"
+    if method == "auto" and a.size and float(service.sum()) / span > policy.concurrency / 2:
+        # Busy enough that several containers are the rule: the vectorised sessions would hand
+        # most of the month to the event loop anyway, at extra cost.
+        fast_ok = False
     if fast_ok:
         usage = simulate_single(
             a, service, span, window=policy.scaledown_window, cold_start=cold_start,
