@@ -70,9 +70,14 @@ def simulate_single(
     max_containers: int | None = None,
     base_inflight: np.ndarray | None = None,
     give_up: GiveUp | None = None,
+    lists: tuple[list[float], list[float]] | None = None,
 ) -> Usage | None:
     """Exact result for a constant floor and no buffer; None when the event path must do all of it
-    (min_containers > 0 and one container is not always enough). ``a`` sorted, ``s`` > 0."""
+    (min_containers > 0 and one container is not always enough). ``a`` sorted, ``s`` > 0.
+
+    ``base_inflight`` and ``lists`` (``a`` and ``s`` as Python lists) depend on the traffic and
+    service times only; a caller sweeping windows passes them to save recomputing them.
+    """
     n = a.size
     f0 = a + s
     constant = n > 0 and bool(np.all(s == s[0]))
@@ -149,9 +154,7 @@ def simulate_single(
     # Stretches the vectorised path took back from the event loop: (first request, end, the
     # container's latest completion and busy-until at the hand-over, cut short at `end`?).
     taken_over: list[tuple[int, int, float, float, bool]] = []
-    lists: tuple[list[float], list[float]] | None = None
     cand_a = a[cand]
-    f0_l: list[float] = []
 
     def resume_at(j: int, last: float, pending: list[float], rank: int) -> tuple[int, int | None, float, list[float], int] | None:
         """Can the vectorised path serve requests j.. on the one ready container left up?
@@ -166,12 +169,10 @@ def simulate_single(
         q = int(cand[q_pos]) if q_pos < ncand else n
         # Past `last` the no-wait in-flight count is exact; before it, count the pending requests too.
         j2 = min(max(int(np.searchsorted(a, last, side="left")), j), q)
-        al = lists[0]
-        if not f0_l:
-            f0_l.extend(f0.tolist())
+        al, sl = lists
         for i in range(j, j2):
             ai = al[i]
-            busy = sum(1 for x in pending if x > ai) + sum(1 for m in range(j, i + 1) if f0_l[m] > ai)
+            busy = sum(1 for x in pending if x > ai) + sum(1 for m in range(j, i + 1) if al[m] + sl[m] > ai)
             if busy > concurrency:
                 return None if i == j else (i, None, last, pending, rank)
         if bad_pre[q] - bad_pre[j2] == 0:
@@ -238,7 +239,7 @@ def simulate_single(
         else:
             billed_here = float(a[end] - a[j])
             t_end = float(a[end])
-            still = [x for x in pending if x > t_end] + [x for x in f0_l[j:end] if x > t_end]
+            still = [x for x in pending if x > t_end] + [x for x in f0[j:end].tolist() if x > t_end]
             events_from = (end, (t_end, still, max(last, float(f0[j:end].max())), rank))
         if give_up is not None:
             acc_billed += billed_here

@@ -112,6 +112,7 @@ class _Gpu:
     cold_start: float
     arrivals: np.ndarray
     _inflight: np.ndarray | None = None
+    _lists: tuple[list[float], list[float]] | None = None
 
     @property
     def inflight(self) -> np.ndarray:
@@ -119,6 +120,12 @@ class _Gpu:
         if self._inflight is None:
             self._inflight = _inflight_base(self.arrivals, self.arrivals + self.service)
         return self._inflight
+
+    @property
+    def lists(self) -> tuple[list[float], list[float]]:
+        if self._lists is None:
+            self._lists = (self.arrivals.tolist(), self.service.tolist())
+        return self._lists
 
 
 def _rates_for(rates: Callable[[catalog.GpuModel], Rates] | Mapping[str, Rates] | None, gpu: catalog.GpuModel) -> Rates:
@@ -202,7 +209,7 @@ def recommend(
                         buffer_containers=buffer_containers, schedule=tuple(schedules[sname]))
         cap = min(best, budget_usd if budget_usd is not None else math.inf) / (scale * t.machine.per_second)
         usage = usage_for(traffic, t.service, policy, t.cold_start, changes=changes[(sname, m)],
-                          base_inflight=t.inflight, give_up=GiveUp(cap, p95_goal_s, slow_cap))
+                          base_inflight=t.inflight, give_up=GiveUp(cap, p95_goal_s, slow_cap), lists=t.lists)
         if usage.gave_up:
             stopped += 1  # too slow, or dearer than the best so far / the budget: cannot be the answer
             stopped_cost += usage.gave_up == "cost"

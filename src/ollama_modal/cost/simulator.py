@@ -141,6 +141,7 @@ def usage_for(
     changes: Sequence[tuple[float, int]] | None = None,
     base_inflight: np.ndarray | None = None,
     give_up: GiveUp | None = None,
+    lists: tuple[list[float], list[float]] | None = None,
 ) -> Usage:
     """Run the simulation; ``method`` is "auto", "fast" (error if it does not apply) or "events".
 
@@ -164,7 +165,7 @@ def usage_for(
         usage = simulate_single(
             a, service, span, window=policy.scaledown_window, cold_start=cold_start,
             concurrency=policy.concurrency, min_containers=min0, max_containers=policy.max_containers,
-            base_inflight=base_inflight, give_up=give_up,
+            base_inflight=base_inflight, give_up=give_up, lists=lists,
         )
         if usage is not None:
             return usage
