@@ -55,18 +55,19 @@ def test_plot_window_sweep(tmp_path: Path) -> None:
     assert [p.scaledown_window for p in window_sweep(traffic, svc, policy, MACHINE, 12.0, (10,))] == [10, 45]
 
 
-def test_estimate_cost_from_plain_profile_values() -> None:
-    from ollama_modal.cost.api import estimate_cost
-    from ollama_modal.cost.service import ServiceModel
+def test_cost_for_a_profile() -> None:
+    """The glue `omc cost` uses: a resolved profile's GPU, count, prices and warm policy."""
+    from ollama_modal.config import resolve
+    from ollama_modal.config.loader import Origin
+    from ollama_modal.services.costplan import cost_for
 
     traffic = poisson(1, 86400, seed=2)
-    res, cs = estimate_cost(traffic, gpu="a10g", model_bytes=3.8e9, scaledown_window=300, min_containers=1,
-                            service=ServiceModel(service_seconds=2.0))
+    always_on = resolve("a10g-always-on").profile
+    rep = cost_for(always_on, traffic, traffic_text="t", service_seconds=2.0)
     a10 = catalog.GPUS["A10"]
-    assert cs.total_s > 5 and res.cold_starts == 0
-    assert res.gpu_cost_usd == pytest.approx(a10.price_per_second * catalog.SECONDS_PER_MONTH)
-    two, _ = estimate_cost(traffic, gpu="A10", model_bytes=3.8e9, scaledown_window=300, min_containers=1, gpu_count=2,
-                           rates=Rates(gpu_per_second=0.001), service=ServiceModel(service_seconds=2.0))
-    assert two.gpu_cost_usd == pytest.approx(0.002 * catalog.SECONDS_PER_MONTH)
-    with pytest.raises(ValueError, match="unknown GPU"):
-        estimate_cost(traffic, gpu="V100", model_bytes=3.8e9, scaledown_window=60)
+    assert rep.cold_start.total_s > 5 and rep.result.cold_starts == 0
+    assert rep.result.gpu_cost_usd == pytest.approx(a10.price_per_second * catalog.SECONDS_PER_MONTH)
+    two = resolve("a10g-always-on", {("gpu", "type"): ("a10:2", Origin("flag")), ("prices", "gpu_per_second"): (0.001, Origin("flag"))}).profile
+    rep2 = cost_for(two, traffic, traffic_text="t", service_seconds=2.0)
+    assert rep2.result.gpu_cost_usd == pytest.approx(0.002 * catalog.SECONDS_PER_MONTH)
+    assert rep2.rates.source == "profile prices"
