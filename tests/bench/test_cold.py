@@ -111,3 +111,15 @@ def test_failed_cold_request_and_failed_warm_request():
     r = measure_cold_start(lambda: next(samples), lambda: None, lambda: BOOT)
     assert r.breakdown.first_token_s is None and any("warm follow-up" in n for n in r.notes)
     assert r.breakdown.container_start_s == pytest.approx(30.0 - 15.5)
+
+
+def test_a_restored_container_opens_a_new_boot() -> None:
+    from ollama_modal.bench.cold import latest_boot
+
+    def line(phase: str, seconds: float, start: str) -> str:
+        return json.dumps({"event": "omc.phase", "phase": phase, "seconds": seconds, "since_start": seconds, "model": "m", "start": start})
+
+    lines = [line("process_started", 0.1, "snapshot"), line("server_ready", 1.0, "snapshot"), line("model_loaded", 3.0, "snapshot"),
+             line("server_ready", 0.2, "restore"), line("model_loaded", 0.4, "restore")]
+    boot = latest_boot(lines, "m")
+    assert set(boot) == {"server_ready", "model_loaded"} and boot["model_loaded"].seconds == 0.4

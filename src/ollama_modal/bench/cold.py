@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,30 +36,26 @@ class PhaseEvent:
 
 def parse_phase_line(line: str) -> PhaseEvent | None:
     """The phase event in one log line, or None when the line is something else."""
-    start = line.find("{")
-    if start < 0 or "omc.phase" not in line:
+    from ..service.phases import parse_phase_line as parse_record  # stdlib only: the service's own format
+
+    record = parse_record(line)
+    if record is None:
         return None
-    try:
-        obj = json.loads(line[start:])
-    except ValueError:
-        return None
-    if not isinstance(obj, dict) or obj.get("event") != "omc.phase" or obj.get("phase") not in PHASES:
-        return None
-    try:
-        return PhaseEvent(obj["phase"], float(obj.get("seconds", 0.0)), float(obj.get("since_start", 0.0)),
-                          obj.get("model"))
-    except (TypeError, ValueError):
-        return None
+    return PhaseEvent(record["phase"], float(record["seconds"]), float(record["since_start"]), record.get("model"))
 
 
 def latest_boot(lines: Iterable[str], model: str | None = None) -> dict[str, PhaseEvent]:
-    """Phases of the most recent start-up: ``process_started`` opens a new one."""
+    """Phases of the most recent start-up.
+
+    A start-up opens with ``process_started``; a container restored from a snapshot logs only
+    the later phases again, so a phase seen twice also opens a new start-up.
+    """
     boot: dict[str, PhaseEvent] = {}
     for line in lines:
         ev = parse_phase_line(line)
         if ev is None or (model and ev.model and ev.model != model):
             continue
-        if ev.phase == "process_started":
+        if ev.phase == "process_started" or ev.phase in boot:
             boot = {}
         boot[ev.phase] = ev
     return boot
