@@ -92,3 +92,88 @@ def test_rates_override_changes_the_choice() -> None:
     d = rec.to_dict()
     assert d["choice"]["gpu"] == "H100" and isinstance(d["candidates"], list) and "explanation" in d
     assert np.isfinite(d["choice"]["monthly_cost_usd"])
+
+
+# --- two stages: screen on stretches, then the survivors on the whole span -------------------
+
+SCREEN_GPUS = ["T4", "A10", "H100"]
+SCREEN_WINDOWS = (2, 10, 30, 120, 600, 3600)
+
+
+def all_results(traffic, concurrency, schedules=None):
+    """Every candidate simulated on the whole span: {(gpu, w, m, schedule): (cost, p95)}."""
+    out = {}
+    for name in SCREEN_GPUS:
+        g = catalog.GPUS[name]
+        svc = service_times(SERVICE, traffic.requests, g, MODEL)
+        cs = estimate_cold_start(g, MODEL).total_s
+        for sname, wins in (schedules or {"none": ()}).items():
+            for m in (0, 1, 2):
+                for w in SCREEN_WINDOWS:
+                    r = simulate(traffic, svc, Policy(w, concurrency, m, schedule=tuple(wins)), Machine(Rates(g.price_per_second)), cs)
+                    out[(name, w, m, sname)] = (r.monthly_cost_usd, r.latency_s["p95"])
+    return out
+
+
+def cheapest(results, goal, budget=None):
+    ok = [(c, k) for k, (c, p) in results.items() if p <= goal and (budget is None or c <= budget)]
+    return min(ok) if ok else None
+
+
+TWO_STAGE_CASES = [
+    # (name, traffic, max_inputs, schedules)
+    ("poisson busy", lambda: poisson(12, 86400, seed=11), 4, None),
+    ("poisson busy, other seed", lambda: poisson(12, 86400, seed=12), 4, None),
+    ("poisson light", lambda: poisson(3, 2 * 86400, seed=13), 4, None),
+    ("poisson max_inputs 1", lambda: poisson(4, 86400, seed=14), 1, None),
+    ("business hours with a schedule", lambda: shaped(6, 3 * 86400, seed=15), 4, {"none": (), "office-hours": OFFICE}),
+]
+
+
+@pytest.mark.parametrize("name,make,concurrency,schedules", TWO_STAGE_CASES, ids=[c[0] for c in TWO_STAGE_CASES])
+def test_two_stage_matches_exhaustive_full_span(name, make, concurrency, schedules) -> None:
+    traffic = make()
+    results = all_results(traffic, concurrency, schedules)
+    p95s = sorted({p for _, p in results.values()})
+    cheapest_any = min(results.values())
+    # Goals: loose, mid-range, and right at the cheapest setting's p95 (it just meets / just misses).
+    goals = [max(p95s) * 1.01, p95s[len(p95s) // 2], cheapest_any[1], cheapest_any[1] * (1 - 1e-9)]
+    for goal in goals:
+        rec = recommend(traffic, model_bytes=MODEL, p95_goal_s=goal, gpus=SCREEN_GPUS, service=SERVICE, concurrency=concurrency,
+                        windows=SCREEN_WINDOWS, schedules=schedules, screen_requests=traffic.requests // 8)
+        assert rec.screened > 0, "the traffic is long enough to be screened"
+        want = cheapest(results, goal)
+        if want is None:
+            assert rec.choice is None
+            continue
+        assert rec.choice is not None, (name, goal)
+        got = (rec.choice.gpu, rec.choice.scaledown_window, rec.choice.min_containers, rec.choice.schedule)
+        assert rec.choice.monthly_cost_usd == pytest.approx(want[0], rel=1e-12), (name, goal, got, want)
+        # The figures reported are the full-span ones, not the sample's.
+        assert (rec.choice.monthly_cost_usd, rec.choice.latency_p95_s) == pytest.approx(results[got], rel=1e-12)
+        assert rec.evaluated + rec.pruned == len(results)
+        d = rec.to_dict()
+        assert d["screened"] == rec.screened and d["screened_out"] <= rec.screened
+
+
+def test_two_stage_with_budget_matches_exhaustive() -> None:
+    traffic = poisson(12, 86400, seed=21)
+    results = all_results(traffic, 4)
+    goal = sorted(p for _, p in results.values())[len(results) // 2]
+    best = cheapest(results, goal)
+    assert best is not None
+    for budget, expect in ((best[0] * 1.001, best[0]), (best[0] * 0.999, None)):
+        rec = recommend(traffic, model_bytes=MODEL, p95_goal_s=goal, gpus=SCREEN_GPUS, service=SERVICE, windows=SCREEN_WINDOWS,
+                        budget_usd=budget, screen_requests=traffic.requests // 8)
+        if expect is None:
+            assert rec.choice is None
+        else:
+            assert rec.choice is not None and rec.choice.monthly_cost_usd == pytest.approx(expect, rel=1e-12)
+
+
+def test_small_traffic_is_not_screened() -> None:
+    traffic = poisson(1, 86400, seed=1)
+    rec = recommend(traffic, model_bytes=MODEL, p95_goal_s=60, gpus=["T4"], service=SERVICE)
+    assert rec.screened == 0 and rec.screened_out == 0
+    off = recommend(traffic, model_bytes=MODEL, p95_goal_s=60, gpus=["T4"], service=SERVICE, screen_requests=None)
+    assert off.choice == rec.choice

@@ -11,6 +11,13 @@ The bound for a candidate (billed container-seconds) is the largest of:
 * total service seconds / concurrency (a container serves at most that many at once);
 * the length of the union of [a_i, a_i + s_min + W]: the container serving request i is up
   from its arrival until at least W after it finishes.
+
+Busy traffic (several containers at once) sends most candidates through the per-request event
+loop, so a long span is searched in two stages: every candidate is first simulated on a few
+short stretches of the span (screen.py) and kept only if its share of requests slower than
+the goal there is within SCREEN_SLOW_MARGIN of 5% and its cost within SCREEN_COST_MARGIN of
+the cheapest one clearly meeting the goal there; the survivors are then simulated on the whole span, cheapest on the
+sample first, with the same bounds, and the choice is made on those exact full-span results.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from ..pricing import Rates
 from .coldstart import estimate_cold_start
 from .fastpath import _inflight_base
 from .schedule import WarmWindow
+from .screen import Stretch, stretches
 from .service import ServiceModel, service_times
 from .simulator import Machine, Policy, SimResult, min_changes, price, usage_for
 from .traffic import Traffic
@@ -34,6 +42,14 @@ from .usage import GiveUp
 
 DEFAULT_WINDOWS = (2, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600)
 DEFAULT_MIN_CONTAINERS = (0, 1, 2)
+#: Traffic above 4x this many requests is screened on stretches holding about this many.
+SCREEN_REQUESTS = 30_000
+#: A candidate survives the screen if at most 5% + this of the sample's requests are slower
+#: than the goal (p95 jumps when the cold-start share crosses 5%, so the share is screened,
+#: not the p95 value); it clearly meets the goal with at most 5% - this.
+SCREEN_SLOW_MARGIN = 0.03
+#: ... and its sample cost <= (1 + this) x the cheapest sample cost of one clearly meeting it.
+SCREEN_COST_MARGIN = 0.10
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,8 @@ class Recommendation:
     stopped_early: int = 0  # simulations stopped once they could no longer win (cost or p95)
     stopped_for_cost: int = 0  # ...of which because they cost more than the best so far or the budget
     results: dict[tuple[str, int, int, str], SimResult] = field(default_factory=dict, repr=False)
+    screened: int = 0  # candidates simulated on the sample stretches (0: no screening, one stage)
+    screened_out: int = 0  # ...of which discarded there (clearly dearer or slower), counted in `pruned`
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +103,8 @@ class Recommendation:
             "lowest_bound_usd": self.lowest_bound_usd,
             "stopped_early": self.stopped_early,
             "stopped_for_cost": self.stopped_for_cost,
+            "screened": self.screened,
+            "screened_out": self.screened_out,
         }
 
 
@@ -154,12 +174,14 @@ def recommend(
     gpu_count: int = 1,
     max_containers: int | None = None,
     buffer_containers: int = 0,
+    screen_requests: int | None = SCREEN_REQUESTS,
 ) -> Recommendation:
     """Cheapest (GPU, scaledown_window, min_containers, schedule) with p95 <= goal (and <= budget).
 
     ``schedules`` maps a name to warm windows, e.g. ``{"none": (), "profile": windows}``;
     by default no schedule is tried. ``cold_start`` returns seconds for a GPU (default: the
-    estimate in coldstart.py with the weights on a Volume).
+    estimate in coldstart.py with the weights on a Volume). Traffic of more than 4 x
+    ``screen_requests`` requests is screened on stretches first (None: never screen).
     """
     if p95_goal_s <= 0:
         raise ValueError("the p95 goal must be positive")
@@ -195,25 +217,47 @@ def recommend(
                     queue.append((bound * scale * t.machine.per_second, t.model.name, w, m, sname, t))
     queue.sort(key=lambda q: q[:5])
 
+    def policy_for(w: int, m: int, sname: str) -> Policy:
+        return Policy(scaledown_window=w, concurrency=concurrency, min_containers=m, max_containers=max_containers,
+                      buffer_containers=buffer_containers, schedule=tuple(schedules[sname]))
+
+    sample = stretches(traffic, screen_requests) if screen_requests else None
+    order, screened = queue, 0
+    if sample is not None and sum(st.traffic.requests for st in sample) > 0:
+        order, screened = _screen(queue, sample, schedules, min_containers, policy_for, p95_goal_s, budget_usd)
+
     best: float = math.inf
     n = traffic.requests
     # p95 (linear interpolation) is above the goal once n - floor(0.95 (n - 1)) requests are.
     slow_cap = n - math.floor(0.95 * (n - 1)) if n else 1 << 62
+    # Give up only on requests clearly slower than the goal: the fast path adds a wait and a
+    # service time in another order than the final latencies, so a latency equal to the goal
+    # (a p95 right at it) can differ by a rounding error. Giving up later is always safe.
+    slow_at = p95_goal_s * (1 + 1e-9)
     stopped = stopped_cost = 0
     evaluated: list[Candidate] = []
     results: dict[tuple[str, int, int, str], SimResult] = {}
-    for bound, _, w, m, sname, t in queue:
+    tried: set[int] = set()
+
+    def search(entries: Iterable[tuple[Any, ...]]) -> None:
+        for entry in entries:
+            if id(entry) in tried:
+                continue
+            tried.add(id(entry))
+            consider(*entry)
+
+    def consider(bound: float, _: str, w: int, m: int, sname: str, t: _Gpu) -> None:
+        nonlocal best, stopped, stopped_cost
         if bound >= best or (budget_usd is not None and bound > budget_usd):
-            break  # sorted by bound: nothing later can beat the best or fit the budget either
-        policy = Policy(scaledown_window=w, concurrency=concurrency, min_containers=m, max_containers=max_containers,
-                        buffer_containers=buffer_containers, schedule=tuple(schedules[sname]))
+            return  # its bound already loses to the best full-span result or the budget
+        policy = policy_for(w, m, sname)
         cap = min(best, budget_usd if budget_usd is not None else math.inf) / (scale * t.machine.per_second)
         usage = usage_for(traffic, t.service, policy, t.cold_start, changes=changes[(sname, m)],
-                          base_inflight=t.inflight, give_up=GiveUp(cap, p95_goal_s, slow_cap), lists=t.lists)
+                          base_inflight=t.inflight, give_up=GiveUp(cap, slow_at, slow_cap), lists=t.lists)
         if usage.gave_up:
             stopped += 1  # too slow, or dearer than the best so far / the budget: cannot be the answer
             stopped_cost += usage.gave_up == "cost"
-            continue
+            return
         res = price(usage, span, t.machine, traffic.requests, t.cold_start)
         results[(t.model.name, w, m, sname)] = res
         cand = Candidate(
@@ -228,12 +272,73 @@ def recommend(
         if cand.ok:
             best = min(best, cand.monthly_cost_usd)
 
+    search(order)
+    if screened and not any(c.ok for c in evaluated):
+        # Nothing the screen kept works on the whole span: fall back to the one-stage search of
+        # the rest, so a screen can never turn an answer into "no setting".
+        search(queue)
+
     ranked = sorted(evaluated, key=lambda c: (not c.ok, c.monthly_cost_usd if c.ok else c.latency_p95_s, c.monthly_cost_usd))
     choice = ranked[0] if ranked and ranked[0].ok else None
     rec = Recommendation(choice, ranked, "", p95_goal_s, budget_usd, len(evaluated) + stopped,
-                         len(queue) - len(evaluated) - stopped, queue[0][0] if queue else 0.0, stopped, stopped_cost, results)
+                         len(queue) - len(evaluated) - stopped, queue[0][0] if queue else 0.0, stopped, stopped_cost, results,
+                         screened=screened, screened_out=screened - len(order) if screened else 0)
     rec.explanation = explain(rec, traffic)
     return rec
+
+
+def _screen(
+    queue: list[tuple[Any, ...]], sample: list[Stretch], schedules: Mapping[str, Sequence[WarmWindow]],
+    min_containers: Sequence[int], policy_for: Callable[[int, int, str], Policy], goal: float, budget: float | None,
+) -> tuple[list[tuple[Any, ...]], int]:
+    """First stage: simulate candidates (bound order) on the stretches; return the survivors,
+    cheapest on the sample first, and how many were simulated."""
+    n = sum(st.traffic.requests for st in sample)
+    scale = catalog.SECONDS_PER_MONTH / sum(st.traffic.span for st in sample)
+    slow_cap = math.floor((0.05 + SCREEN_SLOW_MARGIN) * n) + 1  # this many slower than the goal: screened out
+    # Stretches shift the times, so a latency equal to the goal on the whole span (a cold start
+    # plus a service time) can come out a rounding error above it here.
+    slow_at = goal * (1 + 1e-9)
+    changes = {(sname, m, j): min_changes(Policy(scaledown_window=2, min_containers=m, schedule=tuple(wins)), st.traffic)
+               for sname, wins in schedules.items() for m in min_containers for j, st in enumerate(sample)}
+    per_gpu: dict[str, list[tuple[np.ndarray, np.ndarray, tuple[list[float], list[float]]]]] = {}
+    best = math.inf  # cheapest sample cost among candidates meeting the goal (and budget) there
+    kept: list[tuple[float, tuple[Any, ...]]] = []
+    simulated = 0
+    for entry in queue:
+        bound, _, w, m, sname, t = entry
+        if budget is not None and bound > budget:
+            break  # sorted by bound: exact, as in the one-stage search
+        limit = min(best, budget if budget is not None else math.inf) * (1 + SCREEN_COST_MARGIN)
+        if bound > limit:
+            break  # a lower bound on its full-span cost is already clearly above the sample's best
+        if t.model.name not in per_gpu:
+            per_gpu[t.model.name] = [
+                (svc, _inflight_base(st.traffic.times, st.traffic.times + svc), (st.traffic.times.tolist(), svc.tolist()))
+                for st in sample for svc in [t.service[st.lo:st.hi]]
+            ]
+        cap = limit / (scale * t.machine.per_second)
+        billed, slow, gave_up = 0.0, 0, False
+        policy = policy_for(w, m, sname)
+        for j, (st, (svc, inflight, lists)) in enumerate(zip(sample, per_gpu[t.model.name])):
+            usage = usage_for(st.traffic, svc, policy, t.cold_start, changes=changes[(sname, m, j)], base_inflight=inflight,
+                              give_up=GiveUp(cap - billed, slow_at, slow_cap - slow), lists=lists)
+            if usage.gave_up:
+                gave_up = True  # clearly dearer or slower on the sample
+                break
+            billed += usage.container_seconds
+            slow += int(np.count_nonzero(usage.latencies > slow_at))
+        simulated += 1
+        if gave_up:
+            continue
+        cost = billed * scale * t.machine.per_second
+        if slow <= (0.05 - SCREEN_SLOW_MARGIN) * n and (budget is None or cost <= budget):
+            best = min(best, cost)  # clearly meets the goal: the reference for "clearly dearer"
+        if slow < slow_cap:
+            kept.append((cost, entry))
+    limit = min(best, budget if budget is not None else math.inf) * (1 + SCREEN_COST_MARGIN)
+    survivors = sorted((c, e) for c, e in kept if c <= limit)
+    return [e for _, e in survivors], simulated
 
 
 def explain(rec: Recommendation, traffic: Traffic) -> str:
