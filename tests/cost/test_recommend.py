@@ -177,3 +177,11 @@ def test_small_traffic_is_not_screened() -> None:
     assert rec.screened == 0 and rec.screened_out == 0
     off = recommend(traffic, model_bytes=MODEL, p95_goal_s=60, gpus=["T4"], service=SERVICE, screen_requests=None)
     assert off.choice == rec.choice
+
+
+def test_screen_margins_shrink_with_the_sample() -> None:
+    from ollama_modal.cost.recommend import screen_margins
+
+    small, large = screen_margins(1_000, 4), screen_margins(30_000, 4)
+    assert small[0] > large[0] >= 0.005 and small[1] > large[1] >= 0.01
+    assert large == pytest.approx((0.01006, 0.02309), abs=1e-4)

@@ -15,8 +15,8 @@ The bound for a candidate (billed container-seconds) is the largest of:
 Busy traffic (several containers at once) sends most candidates through the per-request event
 loop, so a long span is searched in two stages: every candidate is first simulated on a few
 short stretches of the span (screen.py) and kept only if its share of requests slower than
-the goal there is within SCREEN_SLOW_MARGIN of 5% and its cost within SCREEN_COST_MARGIN of
-the cheapest one clearly meeting the goal there; the survivors are then simulated on the whole span, cheapest on the
+the goal there is near 5% or below and its cost near the cheapest one clearly meeting the
+goal there (margins from the sample's size: screen_margins); the survivors are then simulated on the whole span, cheapest on the
 sample first, with the same bounds, and the choice is made on those exact full-span results.
 """
 
@@ -44,12 +44,20 @@ DEFAULT_WINDOWS = (2, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600)
 DEFAULT_MIN_CONTAINERS = (0, 1, 2)
 #: Traffic above 4x this many requests is screened on stretches holding about this many.
 SCREEN_REQUESTS = 30_000
-#: A candidate survives the screen if at most 5% + this of the sample's requests are slower
-#: than the goal (p95 jumps when the cold-start share crosses 5%, so the share is screened,
-#: not the p95 value); it clearly meets the goal with at most 5% - this.
-SCREEN_SLOW_MARGIN = 0.03
-#: ... and its sample cost <= (1 + this) x the cheapest sample cost of one clearly meeting it.
-SCREEN_COST_MARGIN = 0.10
+
+
+def screen_margins(requests: int, concurrency: int) -> tuple[float, float]:
+    """(slow-share margin in points, relative cost margin) for a sample of ``requests``.
+
+    Requests come in clumps (up to max_inputs wait for one cold start), so the sample counts
+    as requests / max_inputs independent ones, n_eff. A candidate survives with at most
+    5% + 4 standard errors of a 5% share (at least half a point) of its requests slower than
+    the goal; it clearly meets the goal with at most 5% minus that. Its cost may be up to
+    2 / sqrt(n_eff) (at least 1%) above the cheapest clearly meeting it: about two relative
+    standard errors of the sample's load, which every candidate shares.
+    """
+    n_eff = max(1.0, requests / max(1, concurrency))
+    return max(0.005, 4 * math.sqrt(0.05 * 0.95 / n_eff)), max(0.01, 2 / math.sqrt(n_eff))
 
 
 @dataclass(frozen=True)
@@ -224,7 +232,7 @@ def recommend(
     sample = stretches(traffic, screen_requests) if screen_requests else None
     order, screened = queue, 0
     if sample is not None and sum(st.traffic.requests for st in sample) > 0:
-        order, screened = _screen(queue, sample, schedules, min_containers, policy_for, p95_goal_s, budget_usd)
+        order, screened = _screen(queue, sample, schedules, min_containers, policy_for, p95_goal_s, budget_usd, concurrency)
 
     best: float = math.inf
     n = traffic.requests
@@ -290,12 +298,14 @@ def recommend(
 def _screen(
     queue: list[tuple[Any, ...]], sample: list[Stretch], schedules: Mapping[str, Sequence[WarmWindow]],
     min_containers: Sequence[int], policy_for: Callable[[int, int, str], Policy], goal: float, budget: float | None,
+    concurrency: int,
 ) -> tuple[list[tuple[Any, ...]], int]:
     """First stage: simulate candidates (bound order) on the stretches; return the survivors,
     cheapest on the sample first, and how many were simulated."""
     n = sum(st.traffic.requests for st in sample)
     scale = catalog.SECONDS_PER_MONTH / sum(st.traffic.span for st in sample)
-    slow_cap = math.floor((0.05 + SCREEN_SLOW_MARGIN) * n) + 1  # this many slower than the goal: screened out
+    slow_margin, cost_margin = screen_margins(n, concurrency)
+    slow_cap = math.floor((0.05 + slow_margin) * n) + 1  # this many slower than the goal: screened out
     # Stretches shift the times, so a latency equal to the goal on the whole span (a cold start
     # plus a service time) can come out a rounding error above it here.
     slow_at = goal * (1 + 1e-9)
@@ -309,7 +319,7 @@ def _screen(
         bound, _, w, m, sname, t = entry
         if budget is not None and bound > budget:
             break  # sorted by bound: exact, as in the one-stage search
-        limit = min(best, budget if budget is not None else math.inf) * (1 + SCREEN_COST_MARGIN)
+        limit = min(best, budget if budget is not None else math.inf) * (1 + cost_margin)
         if bound > limit:
             break  # a lower bound on its full-span cost is already clearly above the sample's best
         if t.model.name not in per_gpu:
@@ -332,11 +342,11 @@ def _screen(
         if gave_up:
             continue
         cost = billed * scale * t.machine.per_second
-        if slow <= (0.05 - SCREEN_SLOW_MARGIN) * n and (budget is None or cost <= budget):
+        if slow <= (0.05 - slow_margin) * n and (budget is None or cost <= budget):
             best = min(best, cost)  # clearly meets the goal: the reference for "clearly dearer"
         if slow < slow_cap:
             kept.append((cost, entry))
-    limit = min(best, budget if budget is not None else math.inf) * (1 + SCREEN_COST_MARGIN)
+    limit = min(best, budget if budget is not None else math.inf) * (1 + cost_margin)
     survivors = sorted((c, e) for c, e in kept if c <= limit)
     return [e for _, e in survivors], simulated
 
@@ -350,6 +360,9 @@ def explain(rec: Recommendation, traffic: Traffic) -> str:
     searched = (f"{rec.evaluated} settings simulated over {days:.1f} days of traffic ({traffic.mean_rpm:.1f} requests/min)"
                 f"{early}; {rec.pruned} more ruled out because a lower bound on their cost was already higher"
                 + (" or over the budget" if budget else ""))
+    if rec.screened:
+        searched += (f" ({rec.screened_out} of them after a screen of {rec.screened} settings on stretches of the traffic "
+                     f"found them clearly dearer or slower)")
     c = rec.choice
     if c is not None:
         sched = "" if c.schedule == "none" else f" with the {c.schedule} warm schedule"
