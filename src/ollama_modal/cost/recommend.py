@@ -42,7 +42,7 @@ from .usage import GiveUp
 
 DEFAULT_WINDOWS = (2, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600)
 DEFAULT_MIN_CONTAINERS = (0, 1, 2)
-#: Traffic above 4x this many requests is screened on stretches holding about this many.
+#: Traffic above 2x this many requests is screened on stretches holding about this many.
 SCREEN_REQUESTS = 30_000
 
 
@@ -188,7 +188,7 @@ def recommend(
 
     ``schedules`` maps a name to warm windows, e.g. ``{"none": (), "profile": windows}``;
     by default no schedule is tried. ``cold_start`` returns seconds for a GPU (default: the
-    estimate in coldstart.py with the weights on a Volume). Traffic of more than 4 x
+    estimate in coldstart.py with the weights on a Volume). Traffic of more than 2 x
     ``screen_requests`` requests is screened on stretches first (None: never screen).
     """
     if p95_goal_s <= 0:

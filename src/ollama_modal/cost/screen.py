@@ -30,9 +30,9 @@ class Stretch:
 
 def stretches(traffic: Traffic, sample_requests: int, count: int = 6) -> list[Stretch] | None:
     """``count`` stretches holding about ``sample_requests`` requests in all, or None when the
-    traffic is small enough (under 4x the sample) that screening would not save much."""
+    traffic is small enough (at most twice the sample) that screening would not save much."""
     n = traffic.requests
-    if sample_requests <= 0 or count < 1 or n <= 4 * sample_requests:
+    if sample_requests <= 0 or count < 1 or n <= 2 * sample_requests:
         return None
     span = traffic.span
     length = span * sample_requests / n / count  # at the mean rate each holds sample_requests / count
