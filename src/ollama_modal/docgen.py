@@ -154,12 +154,26 @@ def main(argv: list[str] | None = None) -> int:
 
     # Help text wraps by terminal width: fix it so the output is the same everywhere.
     os.environ["COLUMNS"] = "100"
-    args = argv if argv is not None else sys.argv[1:]
-    docs = Path(args[0]) if args else Path("docs")
-    for path, content in generate(docs).items():
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m ollama_modal.docgen",
+        description="Regenerate the profile and command references in a docs folder.",
+    )
+    parser.add_argument("docs", nargs="?", default="docs", type=Path, help="the docs folder (default: docs)")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is out of date")
+    args = parser.parse_args(argv)
+    stale = []
+    for path, content in generate(args.docs).items():
+        if args.check:
+            if path.read_text(encoding="utf-8") != content:
+                stale.append(path)
+            continue
         path.write_text(content, encoding="utf-8")
         print(f"wrote {path}", file=sys.stderr)
-    return 0
+    for path in stale:
+        print(f"{path} is out of date: run python -m ollama_modal.docgen {args.docs}", file=sys.stderr)
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":
