@@ -136,3 +136,81 @@ def diff(profile: Profile, deployed_tags: dict[str, str] | None) -> list[FieldCh
             value, deployed = profile.model.name, (decode_model(deployed) or deployed) if deployed else None
         out.append(FieldChange(label, deployed, "none" if value is None else str(value)))
     return out
+
+
+# -- per-version snapshots -----------------------------------------------------------------
+# Modal keeps one tag set per app. After `omc rollback` the old code runs again, so omc must
+# put back the tags that describe it; it keeps them itself, as compressed snapshots of the
+# deployed tags of the last few versions ("omc-snap-<version>-<chunk>").
+SNAPSHOT_PREFIX = "omc-snap-"
+KEEP_SNAPSHOTS = 4
+UNKNOWN = "unknown"  # config hash of a version omc has no record of
+ROLLED_BACK_TO = "omc-rolled-back-to"
+_CHUNK = 63
+
+
+def deployed_part(tags: dict[str, str]) -> dict[str, str]:
+    """The tags that describe the deployed code and settings (no live overrides, no snapshots)."""
+    return {k: v for k, v in tags.items() if not k.startswith((LIVE_PREFIX, SNAPSHOT_PREFIX)) and k != ROLLED_BACK_TO}
+
+
+def snapshot(version: int, tags: dict[str, str]) -> dict[str, str]:
+    """Snapshot tags recording ``deployed_part(tags)`` as the tags of ``version``."""
+    import base64
+    import json
+    import zlib
+
+    body = {k.removeprefix("omc-"): v for k, v in sorted(deployed_part(tags).items())}
+    raw = zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 9)
+    text = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    chunks = [text[i : i + _CHUNK] for i in range(0, len(text), _CHUNK)]
+    return {f"{SNAPSHOT_PREFIX}{version}-{i}": c for i, c in enumerate(chunks)}
+
+
+def _snapshot_versions(tags: dict[str, str]) -> dict[int, dict[int, str]]:
+    out: dict[int, dict[int, str]] = {}
+    for key, value in tags.items():
+        if not key.startswith(SNAPSHOT_PREFIX):
+            continue
+        version, _, chunk = key[len(SNAPSHOT_PREFIX) :].partition("-")
+        if version.isdigit() and chunk.isdigit():
+            out.setdefault(int(version), {})[int(chunk)] = value
+    return out
+
+
+def snapshot_of(tags: dict[str, str], version: int) -> dict[str, str] | None:
+    """The deployed tags recorded for ``version``; None when omc kept no (readable) record."""
+    import base64
+    import binascii
+    import json
+    import zlib
+
+    chunks = _snapshot_versions(tags).get(version)
+    if not chunks or sorted(chunks) != list(range(len(chunks))):
+        return None
+    text = "".join(chunks[i] for i in range(len(chunks)))
+    try:
+        body = json.loads(zlib.decompress(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))))
+    except (binascii.Error, zlib.error, ValueError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    return {f"omc-{k}": str(v) for k, v in body.items()}
+
+
+def with_snapshot(tags: dict[str, str], version: int | None, keep: int = KEEP_SNAPSHOTS) -> dict[str, str]:
+    """``tags`` plus a snapshot of their deployed part as ``version``; only the newest ``keep`` kept."""
+    out = {k: v for k, v in tags.items() if not k.startswith(SNAPSHOT_PREFIX)}
+    versions = _snapshot_versions(tags)
+    if version is not None:
+        versions.pop(version, None)
+    kept = sorted(versions, reverse=True)[: keep - 1 if version is not None else keep]
+    for v in kept:
+        out.update({f"{SNAPSHOT_PREFIX}{v}-{i}": c for i, c in versions[v].items()})
+    if version is not None:
+        out.update(snapshot(version, tags))
+    return dict(sorted(out.items()))
+
+
+def snapshots_only(tags: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if k.startswith(SNAPSHOT_PREFIX)}

@@ -56,3 +56,44 @@ def test_bench_target_from_deployed_app(omc, modal_server) -> None:
     t = from_app(ModalBackend(), "omc-ollama", None, None)
     assert (t.url, t.api_key, t.model, t.gpu, t.gpu_count) == (dep["url"], key, "codellama:7b", "A10", 1)
     assert 3.5e9 < t.model_bytes < 4.1e9
+
+
+def test_rollback_puts_back_the_old_versions_settings_and_keeps_live_ones(omc, modal_server) -> None:
+    deploy(omc)  # v1: a10g-balanced
+    assert omc("deploy", "--profile", "a10g-economy", "--yes").exit_code == 0  # v2
+    assert omc("switch-warm", "--min-containers", "1", "--yes").exit_code == 0
+    r = omc("rollback", "--yes", "--json")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["to_version"] == 1 and out["deployed_version"] == 3 and out["settings_known"] is True
+    st = json.loads(omc("status", "--json", "--no-health").stdout)
+    assert st["profile"] == "a10g-balanced" and st["warm_profile"]["scaledown_window"] == 300
+    assert st["live_overrides"] == {"min_containers": 1} and st["warm"]["min_containers"] == 1
+    assert st["drift"] == [] and not st["problems"]
+    hist = {h["version"]: h for h in json.loads(omc("history", "--json").stdout)}
+    assert hist[3]["tags"]["omc-profile"] == "a10g-balanced"
+    assert hist[2]["tags"]["omc-profile"] == "a10g-economy"
+    assert hist[1]["tags"]["omc-profile"] == "a10g-balanced"
+
+
+def test_rollback_without_any_record_is_reported_not_guessed(omc, modal_server) -> None:
+    deploy(omc)
+    assert omc("deploy", "--profile", "a10g-economy", "--yes").exit_code == 0
+    # A control plane that keeps the newest tags on rollback, and an app whose snapshots are gone.
+    state = modal_server.state
+    with state.lock:
+        app = state.app_named("omc-ollama")
+        app.tags = {k: v for k, v in app.tags.items() if not k.startswith("omc-snap-")}
+        app.deployments[0].tags = dict(app.deployments[-1].tags)
+    r = omc("rollback", "--yes", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["settings_known"] is False
+    assert "kept no record of v1's settings" in r.stderr
+    r = omc("status", "--json", "--no-health", "--check")
+    assert r.exit_code == 4
+    st = json.loads(r.stdout)
+    assert st["config_hash"] is None and st["settings_known"] is False and st["ok"] is False
+    assert any("rolled back to v1" in p for p in st["problems"])
+    # The next deploy records what runs again.
+    assert deploy(omc).exit_code == 0
+    assert omc("status", "--check", "--no-health").exit_code == 0

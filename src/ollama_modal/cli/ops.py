@@ -33,11 +33,12 @@ def logs_cmd(
 def history_cmd(app: AppOpt = None, json_: o.JsonOpt = False, env: EnvOpt = None) -> None:
     """Deployments of the app, newest first."""
     from ..services.apps import pick_app
+    from ..services.ops import history
     from .output import print_json, table
 
     be = backend(env)
     name = pick_app(be, app)
-    rows = [d.to_json() if hasattr(d, "to_json") else dict(vars(d)) for d in be.history(name)]
+    rows = history(be, name)
     if json_:
         print_json(rows)
         return
@@ -61,17 +62,22 @@ def rollback_cmd(
     """Return the app to an earlier deployment (its image and settings); live warm settings are re-applied."""
     from ..services.apps import pick_app
     from ..services.ops import rollback
-    from .output import print_json, info
+    from .output import info, print_json, warn
 
     be = backend(env)
     name = pick_app(be, app)
     target = rollback.plan(be, name, version)
     confirm(f"Roll {name} back from v{target.current} to v{target.version}?", yes)
     result = rollback.execute(be, target)
+    if not result["settings_known"]:
+        warn(
+            f"omc kept no record of v{target.version}'s settings (it keeps the last few deployments): "
+            "`omc status` reports them as unknown until the next `omc deploy`"
+        )
     if json_:
         print_json(result)
     else:
-        info(f"{name} rolled back to v{target.version}")
+        info(f"{name} rolled back to v{target.version} (now v{result['deployed_version']})")
 
 
 def stop_cmd(app: AppOpt = None, yes: o.YesOpt = False, env: EnvOpt = None) -> None:

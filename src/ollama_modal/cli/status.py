@@ -82,6 +82,8 @@ def status_cmd(
             reasons.append("endpoint not ready")
         if st.drift:
             reasons.append("drifted from the local profile")
+        if not st.settings_known:
+            reasons.append("settings unknown since a rollback (run `omc deploy`)")
         raise CheckFailed(f"status check failed: {', '.join(reasons)}")
 
 

@@ -46,7 +46,7 @@ class DeployPlan:
         """Everything omc deploys is identical to what runs: nothing to rebuild."""
         if not self.deployed_tags:
             return False
-        running = {k: v for k, v in self.deployed_tags.items() if not k.startswith(T.LIVE_PREFIX)}
+        running = T.deployed_part(self.deployed_tags)
         return running == self.rendered.tags
 
     @property
@@ -182,7 +182,10 @@ def execute(
     if p.live_overrides:
         progress(f"re-applying live warm settings {p.live_overrides}")
         backend.update_autoscaler(p.app_name, CLASS_NAME, **p.live_overrides)
-    backend.set_tags(p.app_name, T.with_live_overrides(p.rendered.tags, p.live_overrides))
+    # Record what runs, the live overrides, and a snapshot of this version for `omc rollback`
+    # (keeping the snapshots of earlier versions, whatever Modal did with the tag set).
+    tags = {**T.snapshots_only(p.deployed_tags or {}), **T.with_live_overrides(p.rendered.tags, p.live_overrides)}
+    backend.set_tags(p.app_name, T.with_snapshot(tags, result.deployed_version))
     return result
 
 

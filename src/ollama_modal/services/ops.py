@@ -38,12 +38,60 @@ def _plan(backend: Any, app: str, version: int | None) -> RollbackTarget:
 
 def _execute(backend: Any, target: RollbackTarget) -> dict[str, Any]:
     info_before = backend.app_info(target.app)
-    live = T.live_overrides(dict(info_before.tags or {})) if info_before else {}
-    backend.rollback(target.app, target.version)
+    before = dict(info_before.tags or {}) if info_before else {}
+    live = T.live_overrides(before)
+    new_version = backend.rollback(target.app, target.version)
     # A rollback is a deploy: Modal drops live autoscaler overrides, so re-apply ours.
     if live:
         backend.update_autoscaler(target.app, CLASS_NAME, **live)
-    return {"app": target.app, "from_version": target.current, "to_version": target.version, "live_overrides": live}
+    after = backend.get_tags(target.app)
+    described, known = restored_tags(before, after, target.version)
+    tags = {**T.snapshots_only(before), **T.with_live_overrides(described, live)}
+    backend.set_tags(target.app, T.with_snapshot(tags, new_version if known else None))
+    return {
+        "app": target.app,
+        "from_version": target.current,
+        "to_version": target.version,
+        "deployed_version": new_version,
+        "settings_known": known,
+        "live_overrides": live,
+    }
+
+
+def restored_tags(before: dict[str, str], after: dict[str, str], version: int) -> tuple[dict[str, str], bool]:
+    """The tags describing ``version`` once it runs again, and whether omc knows them.
+
+    omc's own snapshot of that version comes first. Without one, tags that changed across the
+    rollback were put back by Modal and describe the old version; tags that did not change may
+    describe the newer one, so the settings are marked unknown (status then reports drift until
+    the next ``omc deploy``).
+    """
+    recorded = T.snapshot_of(before, version)
+    if recorded is not None:
+        return recorded, True
+    now, then = T.deployed_part(after), T.deployed_part(before)
+    if now.get(T.CONFIG_HASH) and now.get(T.CONFIG_HASH) != then.get(T.CONFIG_HASH):
+        return now, True
+    return {T.MANAGED: "1", T.CONFIG_HASH: T.UNKNOWN, T.ROLLED_BACK_TO: str(version)}, False
 
 
 rollback = SimpleNamespace(plan=_plan, execute=_execute)
+
+
+def history(backend: Any, app: str) -> list[dict[str, Any]]:
+    """Deployments, newest first, each with the omc tags that describe it where omc knows them.
+
+    The current version's come from the app; earlier ones from omc's snapshots (the last few
+    deployments), else ``tags`` is None.
+    """
+    rows = []
+    deployments = backend.history(app)
+    current_tags = next((d.tags for d in deployments if d.current and d.tags is not None), None) or {}
+    for d in deployments:
+        row = d.to_json()
+        if d.current and d.tags is not None:
+            row["tags"] = T.deployed_part(dict(d.tags))
+        else:
+            row["tags"] = T.snapshot_of(current_tags, d.version)
+        rows.append(row)
+    return rows

@@ -34,6 +34,7 @@ class Status:
     health: dict[str, Any] = field(default_factory=dict)
     drift: list[dict[str, Any]] = field(default_factory=list)
     drift_checked: bool = False
+    settings_known: bool = True  # False after rolling back to a version omc kept no record of
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -43,7 +44,7 @@ class Status:
 
     @property
     def ok(self) -> bool:
-        return self.deployed and self.healthy and not self.drift
+        return self.deployed and self.healthy and not self.drift and self.settings_known
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +69,7 @@ class Status:
             "healthy": self.healthy,
             "drift": self.drift,
             "drift_checked": self.drift_checked,
+            "settings_known": self.settings_known,
             "ok": self.ok,
             "problems": self.problems,
         }
@@ -116,6 +118,12 @@ def collect(backend: Any, app: str, local_profile: Any | None, *, check_endpoint
     )
     if tags.get(T.MANAGED) != "1":
         st.problems.append("the app carries no omc tags (deployed by hand?): profile, drift and live settings are unknown")
+    if tags.get(T.CONFIG_HASH) == T.UNKNOWN:
+        st.config_hash, st.settings_known = None, False
+        st.problems.append(
+            f"rolled back to v{tags.get(T.ROLLED_BACK_TO, '?')}, whose settings omc kept no record of: "
+            "profile and drift are unknown until the next `omc deploy`"
+        )
     st.warm_profile = {k: _int(tags.get("omc-" + k.replace("_", "-"))) for k in T.WARM_KEYS}
     st.live_overrides = T.live_overrides(tags)
 
