@@ -69,3 +69,20 @@ def test_plot(omc, tmp_path: Path) -> None:
     r = omc("cost", "--profile", "a10g-balanced", "--rpm", "1", "--days", "1", "--plot", str(png))
     assert r.exit_code == 0, r.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_spinner_only_on_a_terminal(monkeypatch) -> None:
+    import io
+
+    from rich.console import Console
+    from rich.status import Status
+
+    from ollama_modal.cli import output
+
+    monkeypatch.setattr(output, "err", Console(file=io.StringIO(), force_terminal=False))
+    with output.working("simulating") as s:
+        assert s is None  # CI logs and pipes get no spinner frames
+    assert output.err.file.getvalue() == ""
+    monkeypatch.setattr(output, "err", Console(file=io.StringIO(), force_terminal=True))
+    status = output.working("simulating")
+    assert isinstance(status, Status)

@@ -60,7 +60,7 @@ def cost_cmd(
     from ..config import resolve
     from ..errors import UsageError
     from ..services.costplan import cost_for
-    from .output import info, print_json, table, usd, warn
+    from .output import info, print_json, table, usd, warn, working
 
     if compare and not compare_flag:
         raise UsageError(f"unexpected arguments {compare}", hint="to compare profiles: omc cost --profile A --compare B C")
@@ -72,15 +72,17 @@ def cost_cmd(
         r = resolve(name)
         for w in r.warnings:
             warn(w)
-        reports.append(
-            cost_for(r.profile, traffic, traffic_text=text, service_seconds=service_seconds, output_tokens=output_tokens,
-                     cold_start_seconds=cold_start_seconds, live_rates=live)
-        )
+        with working(f"simulating {name} on {text}"):
+            reports.append(
+                cost_for(r.profile, traffic, traffic_text=text, service_seconds=service_seconds, output_tokens=output_tokens,
+                         cold_start_seconds=cold_start_seconds, live_rates=live)
+            )
     if plot is not None:
         from ..services.costplan import plot as plot_sweep
 
-        plot_sweep(resolve(profile).profile, traffic, plot, title=f"{profile}: {text}", service_seconds=service_seconds,
-                   output_tokens=output_tokens, cold_start_seconds=cold_start_seconds, live_rates=live)
+        with working(f"simulating scaledown windows for {plot}"):
+            plot_sweep(resolve(profile).profile, traffic, plot, title=f"{profile}: {text}", service_seconds=service_seconds,
+                       output_tokens=output_tokens, cold_start_seconds=cold_start_seconds, live_rates=live)
         info(f"wrote {plot}")
     if json_:
         print_json(reports[0].to_json() if len(reports) == 1 else [r.to_json() for r in reports])
@@ -119,7 +121,7 @@ def recommend_cmd(
     from ..errors import CheckFailed
     from ..pricing import rates_for
     from ..services.costplan import model_bytes
-    from .output import info, print_json, table, usd
+    from .output import info, print_json, table, usd, working
 
     base = resolve(profile).profile
     traffic, text = _traffic(rpm, pattern, trace, days)
@@ -137,12 +139,13 @@ def recommend_cmd(
 
         schedules["profile"] = tuple(WarmWindow(tuple(w.days), w.start, w.end, w.timezone, w.min_containers) for w in base.warm.schedule)
     svc = ServiceModel(service_seconds=service_seconds, **({"output_tokens": output_tokens} if output_tokens is not None else {}))
-    rec = recommend(
-        traffic, model_bytes=model_bytes(base), p95_goal_s=p95_latency_s, fits=fits, concurrency=base.server.max_inputs,
-        schedules=schedules, budget_usd=budget_usd, service=svc, gpu_count=base.gpu.count,
-        rates=lambda g: rates_for(base.model_copy(update={"gpu": base.gpu.model_copy(update={"type": g.name})})),
-        max_containers=base.warm.max_containers, buffer_containers=base.warm.buffer_containers,
-    )
+    with working(f"searching GPU x scaledown_window x min_containers on {text}"):
+        rec = recommend(
+            traffic, model_bytes=model_bytes(base), p95_goal_s=p95_latency_s, fits=fits, concurrency=base.server.max_inputs,
+            schedules=schedules, budget_usd=budget_usd, service=svc, gpu_count=base.gpu.count,
+            rates=lambda g: rates_for(base.model_copy(update={"gpu": base.gpu.model_copy(update={"type": g.name})})),
+            max_containers=base.warm.max_containers, buffer_containers=base.warm.buffer_containers,
+        )
     if json_:
         print_json({**rec.to_dict(), "traffic": text})
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Sequence
 
 from rich.console import Console
@@ -40,6 +41,11 @@ def info(message: str) -> None:
 
 def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/yellow] {message}")
+
+
+def working(message: str) -> AbstractContextManager[Any]:
+    """A spinner on stderr while something slow runs; nothing when stderr is not a terminal (CI logs)."""
+    return err.status(message) if err.is_terminal else nullcontext()
 
 
 def usd(x: float) -> str:
