@@ -77,7 +77,8 @@ def rollback_cmd(
     if json_:
         print_json(result)
     else:
-        info(f"{name} rolled back to v{target.version} (now v{result['deployed_version']})")
+        now = f" (now v{result['deployed_version']})" if result["deployed_version"] is not None else ""
+        info(f"{name} rolled back to v{target.version}{now}")
 
 
 def stop_cmd(app: AppOpt = None, yes: o.YesOpt = False, env: EnvOpt = None) -> None:
