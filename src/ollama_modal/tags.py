@@ -8,7 +8,11 @@ autoscaler overrides on every deploy). Keys and values must match ``[A-Za-z0-9._
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
+import zlib
 from dataclasses import dataclass
 
 from . import __version__
@@ -156,10 +160,6 @@ def deployed_part(tags: dict[str, str]) -> dict[str, str]:
 
 def snapshot(version: int, tags: dict[str, str]) -> dict[str, str]:
     """Snapshot tags recording ``deployed_part(tags)`` as the tags of ``version``."""
-    import base64
-    import json
-    import zlib
-
     body = {k.removeprefix("omc-"): v for k, v in sorted(deployed_part(tags).items())}
     raw = zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 9)
     text = base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -180,11 +180,6 @@ def _snapshot_versions(tags: dict[str, str]) -> dict[int, dict[int, str]]:
 
 def snapshot_of(tags: dict[str, str], version: int) -> dict[str, str] | None:
     """The deployed tags recorded for ``version``; None when omc kept no (readable) record."""
-    import base64
-    import binascii
-    import json
-    import zlib
-
     chunks = _snapshot_versions(tags).get(version)
     if not chunks or sorted(chunks) != list(range(len(chunks))):
         return None
@@ -214,3 +209,11 @@ def with_snapshot(tags: dict[str, str], version: int | None, keep: int = KEEP_SN
 
 def snapshots_only(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k.startswith(SNAPSHOT_PREFIX)}
+
+
+def after_deploy(described: dict[str, str], live: dict[str, int | None], previous: dict[str, str],
+                 version: int | None) -> dict[str, str]:
+    """The app's tags once ``version`` runs (after a deploy or a rollback): the tags that describe
+    it, the live overrides, the snapshots kept from ``previous`` (the tags before) and one of this
+    version (none when ``version`` is None)."""
+    return with_snapshot({**snapshots_only(previous), **with_live_overrides(described, live)}, version)

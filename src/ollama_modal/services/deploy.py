@@ -184,8 +184,7 @@ def execute(
         backend.update_autoscaler(p.app_name, CLASS_NAME, **p.live_overrides)
     # Record what runs, the live overrides, and a snapshot of this version for `omc rollback`
     # (keeping the snapshots of earlier versions, whatever Modal did with the tag set).
-    tags = {**T.snapshots_only(p.deployed_tags or {}), **T.with_live_overrides(p.rendered.tags, p.live_overrides)}
-    backend.set_tags(p.app_name, T.with_snapshot(tags, result.deployed_version))
+    backend.set_tags(p.app_name, T.after_deploy(p.rendered.tags, p.live_overrides, p.deployed_tags or {}, result.deployed_version))
     return result
 
 

@@ -46,8 +46,7 @@ def _execute(backend: Any, target: RollbackTarget) -> dict[str, Any]:
         backend.update_autoscaler(target.app, CLASS_NAME, **live)
     after = backend.get_tags(target.app)
     described, known = restored_tags(before, after, target.version)
-    tags = {**T.snapshots_only(before), **T.with_live_overrides(described, live)}
-    backend.set_tags(target.app, T.with_snapshot(tags, new_version if known else None))
+    backend.set_tags(target.app, T.after_deploy(described, live, before, new_version if known else None))
     return {
         "app": target.app,
         "from_version": target.current,
@@ -84,14 +83,10 @@ def history(backend: Any, app: str) -> list[dict[str, Any]]:
     The current version's come from the app; earlier ones from omc's snapshots (the last few
     deployments), else ``tags`` is None.
     """
-    rows = []
     deployments = backend.history(app)
-    current_tags = next((d.tags for d in deployments if d.current and d.tags is not None), None) or {}
-    for d in deployments:
-        row = d.to_json()
-        if d.current and d.tags is not None:
-            row["tags"] = T.deployed_part(dict(d.tags))
-        else:
-            row["tags"] = T.snapshot_of(current_tags, d.version)
-        rows.append(row)
-    return rows
+    current = next((d for d in deployments if d.current and d.tags is not None), None)
+    tags = dict(current.tags) if current is not None else {}
+    return [
+        {**d.to_json(), "tags": T.deployed_part(tags) if d is current else T.snapshot_of(tags, d.version)}
+        for d in deployments
+    ]
