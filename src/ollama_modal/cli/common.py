@@ -11,7 +11,7 @@ from ..errors import UsageError
 
 AppOpt = Annotated[
     Optional[str],
-    typer.Option("--app", help="Modal app name (default: the profiles' app, or the only omc-managed app). [env var: OMC_APP]", envvar="OMC_APP"),
+    typer.Option("--app", help="Modal app name (default: the profiles' app, or the only omc-managed app).", envvar="OMC_APP"),
 ]
 EnvOpt = Annotated[
     Optional[str],

@@ -53,7 +53,7 @@ def history_cmd(app: AppOpt = None, json_: o.JsonOpt = False, env: EnvOpt = None
 
 
 def rollback_cmd(
-    version: Annotated[Optional[int], typer.Argument(help="Version to return to (default: the previous one).")] = None,
+    version: Annotated[Optional[int], typer.Argument(min=1, help="Version to return to (default: the previous one).")] = None,
     app: AppOpt = None,
     yes: o.YesOpt = False,
     json_: o.JsonOpt = False,
