@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from modal_proto import api_pb2
 
 
 def deploy(omc, *args: str):
@@ -111,3 +112,23 @@ def test_control_plane_errors_are_exit_3(omc, modal_server, status: str) -> None
     assert r.exit_code == 3, (r.stdout, r.stderr)
     assert "Traceback" not in r.stderr and r.stdout == ""
     assert "error:" in r.stderr
+
+
+def test_the_model_pull_app_holds_only_the_pull_function_on_cpu(omc, modal_server, pulls) -> None:
+    """Filling the volume must not register the GPU class (min_containers 1 would start GPUs)."""
+    r = omc("deploy", "--profile", "a10g-always-on", "--yes", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert pulls == [{"model": "codellama:7b"}]
+    apps = modal_server.state.apps.values()
+    (pull_app,) = [a for a in apps if a.state != api_pb2.APP_STATE_DEPLOYED]
+    pull_fns = [f for f in modal_server.calls("FunctionCreate") if f.app_id == pull_app.app_id]
+    assert [f.function.function_name for f in pull_fns] == ["pull_model"]
+    (pull,) = pull_fns
+    assert pull.function.resources.gpu_config.gpu_type == "" and pull.function.resources.gpu_config.count == 0
+    assert pull.function.autoscaler_settings.min_containers == 0
+    assert [m.mount_path for m in pull.function.volume_mounts] == ["/models"]
+    assert [c for c in modal_server.calls("ClassCreate") if c.app_id == pull_app.app_id] == []
+    assert [c for c in modal_server.calls("FunctionPrecreate") if c.app_id == pull_app.app_id and c.function_name != "pull_model"] == []
+    # The deployed app still gets the GPU class with the always-on warm policy.
+    fn = function_create(modal_server)
+    assert fn.resources.gpu_config.gpu_type == "A10" and fn.autoscaler_settings.min_containers == 1

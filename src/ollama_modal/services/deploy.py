@@ -15,7 +15,7 @@ from typing import Any, Callable
 from .. import tags as T
 from ..config.loader import ResolvedProfile
 from ..pricing import always_on_monthly, idle_floor_monthly
-from ..render import CLASS_NAME, PULL_FUNCTION, WEB_METHOD, Rendered, render
+from ..render import CLASS_NAME, PULL_FUNCTION, WEB_METHOD, Rendered, render, render_pull_app
 
 Progress = Callable[[str], None]
 
@@ -214,7 +214,10 @@ def manifest_path(model: str) -> str:
 
 
 def ensure_model_in_volume(backend: Any, p: DeployPlan, progress: Progress) -> bool:
-    """Pull the model into the Volume before the app is published; containers only read it."""
+    """Pull the model into the Volume before the app is published; containers only read it.
+
+    The pull runs in a minimal ephemeral app (image, volume, one CPU function), never the
+    whole app: that would register the GPU class and, with min_containers, start GPUs."""
     profile = p.profile
     path = manifest_path(profile.model.name)
     if backend.volume_has_path(profile.model.volume, path):
@@ -222,7 +225,7 @@ def ensure_model_in_volume(backend: Any, p: DeployPlan, progress: Progress) -> b
         return False
     progress(f"pulling {profile.model.name} into volume {profile.model.volume} (once; later deploys reuse it)")
     with tempfile.TemporaryDirectory(prefix="omc-pull-") as tmp:
-        module = Path(tmp) / f"{_module_name(p.app_name)}.py"
-        module.write_text(p.rendered.source, encoding="utf-8")
+        module = Path(tmp) / f"{_module_name(p.app_name)}_pull.py"
+        module.write_text(render_pull_app(profile), encoding="utf-8")
         backend.run_function(module, PULL_FUNCTION, environment=profile.app.environment, on_progress=progress)
     return True
