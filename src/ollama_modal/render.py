@@ -22,6 +22,8 @@ PULL_FUNCTION = "pull_model"
 SCHEDULE_FUNCTION = "apply_warm_schedule"
 VOLUME_MOUNT = "/models"
 IMAGE_MODELS_DIR = "/opt/ollama/models"
+# Where add_local_python_source puts local packages in the container (modal.mount.ROOT_DIR).
+CONTAINER_HOME = "/root"
 IMAGE_PYTHON = "3.11"
 OLLAMA_PORT = 11434
 HASH_HEADER = "# omc-config-hash: "
@@ -67,8 +69,11 @@ def ollama_install_command(version: str) -> str:
 
 
 def pull_command(model: str) -> str:
-    """Build-time pull for ``store = "image"``."""
-    return f"python -m ollama_modal.service.pull {shell_word(model)}"
+    """Build-time pull for ``store = "image"``.
+
+    Modal runs build steps in the image's working directory, not in the home directory where
+    ``add_local_python_source`` copies the package: change into it explicitly."""
+    return f"cd {CONTAINER_HOME} && python -m ollama_modal.service.pull {shell_word(model)}"
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import shutil
 import subprocess
 import sys
+import sysconfig
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +98,46 @@ def test_module_runs_as_a_script(service_env, store):
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["skipped"] is False and manifest_path(store, MODEL).is_file()
+
+
+def _run_commands(source: str) -> list[str]:
+    """The shell commands of every ``.run_commands(...)`` build step of a rendered module."""
+    return [
+        arg.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run_commands"
+        for arg in node.args
+        if isinstance(arg, ast.Constant)
+    ]
+
+
+def test_the_rendered_image_build_step_runs_from_the_filesystem_root(service_env, store, profiles_dir, tmp_path):
+    """Modal runs build steps outside the home directory, where add_local_python_source puts
+    the package: the rendered step must name that directory itself."""
+    import modal.mount
+
+    from ollama_modal.config import resolve
+    from ollama_modal.render import CONTAINER_HOME, render
+
+    assert CONTAINER_HOME == modal.mount.ROOT_DIR.as_posix()  # where the SDK puts local sources
+    (profiles_dir / "baked.toml").write_text('extends = "a10g-balanced"\n[model]\nstore = "image"\n')
+    (step,) = [c for c in _run_commands(render(resolve("baked").profile).source) if "ollama_modal" in c]
+
+    # The container, relocated under tmp_path: the package only in the home directory, and a
+    # `python` that does not see this checkout's editable install (no site processing).
+    home = tmp_path / "container-home"
+    src = Path(__file__).resolve().parents[2] / "src" / "ollama_modal"
+    shutil.copytree(src, home / "ollama_modal", ignore=shutil.ignore_patterns("__pycache__"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
+    (bin_dir / "python").chmod(0o755)
+    env = {**__import__("os").environ, "PATH": f"{bin_dir}:/usr/bin:/bin", "PYTHONPATH": sysconfig.get_paths()["purelib"]}
+    env.pop("PYTHONHOME", None)
+
+    proc = subprocess.run(
+        ["/bin/sh", "-c", step.replace(CONTAINER_HOME, str(home))], cwd="/", env=env, capture_output=True, text=True, timeout=60
+    )
+    assert "No module named" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert manifest_path(store, MODEL).is_file()
