@@ -226,3 +226,32 @@ def test_create_app_refuses_bearer_without_keys():
 
 def test_the_runtime_serves_one_app(runtime):
     assert runtime.asgi_app() is runtime.asgi_app()
+
+
+@pytest.mark.parametrize("app_built", ["before the snapshot", "after the restore"])
+def test_a_restored_snapshot_accepts_the_keys_of_the_secret_at_restore(service_env, store, make_runtime, monkeypatch, app_built):
+    """Modal updates the environment (the Secret's current values) when it restores a memory
+    snapshot; keys read before the snapshot must not outlive an `omc keys rotate`."""
+    monkeypatch.setenv("OMC_API_KEYS", "old-key")
+    place_model(store)
+    rt = make_runtime()  # what the rendered @modal.enter(snap=True) does
+    rt.start(phase="snapshot")
+    early = rt.asgi_app() if app_built == "before the snapshot" else None
+    monkeypatch.setenv("OMC_API_KEYS", "new-key")  # rotated, then a container restored
+    rt.start(phase="restore")  # @modal.enter(snap=False)
+    app = rt.asgi_app()
+    assert early is None or app is early
+    with ServedApp(app, free_port()) as s:
+        assert httpx.get(s.url + "/api/tags", headers=auth("new-key")).status_code == 200
+        assert httpx.get(s.url + "/api/tags", headers=auth("old-key")).status_code == 401
+
+
+def test_a_restore_without_any_key_refuses_to_serve(service_env, store, make_runtime, monkeypatch):
+    from ollama_modal.service.errors import ServiceConfigError
+
+    place_model(store)
+    rt = make_runtime()
+    rt.start(phase="snapshot")
+    monkeypatch.setenv("OMC_API_KEYS", "")
+    with pytest.raises(ServiceConfigError, match="refusing to serve"):
+        rt.start(phase="restore")

@@ -10,9 +10,16 @@ class KeyChecker:
     """Accepts ``Authorization: Bearer <key>`` for any configured key (two during a rotation)."""
 
     def __init__(self, keys: Iterable[str]) -> None:
-        self._keys = [k.encode() for k in keys if k]
-        if not self._keys:
+        self._keys: list[bytes] = []
+        self.replace(keys)
+
+    def replace(self, keys: Iterable[str]) -> None:
+        """Accept these keys from now on (a restored memory snapshot brings the Secret's
+        current values). One assignment: a request checks against the old or the new set."""
+        encoded = [k.encode() for k in keys if k]
+        if not encoded:
             raise ValueError("KeyChecker needs at least one key")
+        self._keys = encoded
 
     def __repr__(self) -> str:  # never show keys
         return f"KeyChecker({len(self._keys)} keys)"

@@ -100,10 +100,10 @@ class _Upstream:
 class _Proxy:
     """Raw ASGI handler for everything that is not /healthz or /readyz."""
 
-    def __init__(self, settings: ServiceSettings, upstream: _Upstream, child: ChildStatus | None) -> None:
+    def __init__(self, upstream: _Upstream, child: ChildStatus | None, keys: KeyChecker | None) -> None:
         self.upstream = upstream
         self.child = child
-        self.keys = KeyChecker(settings.api_keys) if settings.auth == AUTH_BEARER else None
+        self.keys = keys
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
@@ -224,9 +224,15 @@ async def _no_receive() -> dict[str, Any]:  # JSONResponse never reads; present 
     return {"type": "http.disconnect"}
 
 
-def create_app(settings: ServiceSettings, supervisor: ChildStatus | None = None) -> Starlette:
-    """The proxy app. ``supervisor`` reports whether ``ollama serve`` is alive (None: ask it)."""
+def create_app(settings: ServiceSettings, supervisor: ChildStatus | None = None, keys: KeyChecker | None = None) -> Starlette:
+    """The proxy app. ``supervisor`` reports whether ``ollama serve`` is alive (None: ask it).
+    ``keys``: the checker to use for bearer auth, shared with its owner so that it can replace
+    the keys while the app serves (None: one built from ``settings``)."""
     settings.check_serving()  # bearer without a key is refused here too, not served open
+    if settings.auth == AUTH_BEARER and keys is None:
+        keys = KeyChecker(settings.api_keys)
+    elif settings.auth != AUTH_BEARER:
+        keys = None
     upstream = _Upstream(settings)
     model = settings.model
 
@@ -269,6 +275,6 @@ def create_app(settings: ServiceSettings, supervisor: ChildStatus | None = None)
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
-        Route("/{path:path}", _Proxy(settings, upstream, supervisor)),
+        Route("/{path:path}", _Proxy(upstream, supervisor, keys)),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

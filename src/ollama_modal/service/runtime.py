@@ -22,7 +22,8 @@ from . import phases as P
 from .errors import StartupError
 from .names import model_matches
 from .process import ExitCallback, OllamaProcess, loopback_client
-from .settings import ServiceSettings
+from .auth import KeyChecker
+from .settings import AUTH_BEARER, ServiceSettings
 
 FULL, SNAPSHOT, RESTORE = "full", "snapshot", "restore"
 WARMUP_PROMPT = "Hi"
@@ -62,6 +63,7 @@ class ContainerRuntime:
         self.emit = emit
         self.ollama_version: str | None = None
         self._app: Any = None
+        self._keys: KeyChecker | None = None  # shared with the proxy app once it is built
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> ContainerRuntime:
@@ -74,6 +76,8 @@ class ContainerRuntime:
         mode = phase or FULL
         if mode not in (FULL, SNAPSHOT, RESTORE):
             raise ValueError(f"phase must be None, {SNAPSHOT!r} or {RESTORE!r}, not {phase!r}")
+        if mode == RESTORE:
+            self._reload_secrets()
         clock = P.PhaseClock(self.settings.model, mode, self.emit)
         deadline = clock.origin + self.settings.startup_timeout
         if mode == RESTORE:
@@ -114,6 +118,16 @@ class ContainerRuntime:
             }
             self._generate(body, deadline, P.WARMUP_DONE)
             clock.done(P.WARMUP_DONE)
+
+    def _reload_secrets(self) -> None:
+        """Read the Secret's values again: Modal restores a memory snapshot with the process
+        state of snapshot time and then updates the environment to the Secret's current values
+        (after `omc keys rotate` the keys read before the snapshot are stale)."""
+        settings = self.settings.with_secrets_from()
+        settings.check_serving()
+        self.settings = settings
+        if self._keys is not None and settings.auth == AUTH_BEARER:
+            self._keys.replace(settings.api_keys)
 
     def _restore(self, clock: P.PhaseClock, deadline: float) -> StartResult:
         base = self.settings.upstream_url
@@ -180,7 +194,9 @@ class ContainerRuntime:
         if self._app is None:
             from .proxy import create_app
 
-            self._app = create_app(self.settings, self.process)
+            if self.settings.auth == AUTH_BEARER:
+                self._keys = KeyChecker(self.settings.api_keys)
+            self._app = create_app(self.settings, self.process, keys=self._keys)
         return self._app
 
     def stop(self) -> int | None:

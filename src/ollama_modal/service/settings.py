@@ -7,7 +7,7 @@ import os
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import ServiceConfigError
 
@@ -125,6 +125,12 @@ class ServiceSettings:
             api_keys=parse_api_keys(env.get(ENV_API_KEYS)),
             request_timeout=request,
         )
+
+    def with_secrets_from(self, environ: Mapping[str, str] | None = None) -> ServiceSettings:
+        """These settings with the Secret's values read again (Modal updates the environment
+        when it restores a memory snapshot; values read before the snapshot are stale)."""
+        env = os.environ if environ is None else environ
+        return replace(self, api_keys=parse_api_keys(env.get(ENV_API_KEYS)))
 
     def check_serving(self) -> None:
         """Refuse to serve open by accident: bearer auth needs at least one key."""
