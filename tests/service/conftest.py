@@ -159,3 +159,31 @@ def auth(key: str = KEY) -> dict[str, str]:
 
 def fake_stats(settings: ServiceSettings) -> dict:
     return httpx.get(settings.upstream_url + "/fake/stats", timeout=5).json()
+
+
+@pytest.fixture
+def upstream():
+    """A recording upstream (see upstream.py) in keep-alive mode."""
+    from .upstream import RecordingUpstream
+
+    with RecordingUpstream() as u:
+        yield u
+
+
+def proxy_settings(upstream_host: str, **overrides) -> ServiceSettings:
+    return ServiceSettings(**{"model": MODEL, "ollama_host": upstream_host, "api_keys": (KEY,), "request_timeout": 30.0, **overrides})
+
+
+class ServedProxy(ServedApp):
+    def __init__(self, settings: ServiceSettings) -> None:
+        from ollama_modal.service.proxy import create_app
+
+        self.port = free_port()
+        super().__init__(create_app(settings), self.port)
+
+
+@pytest.fixture
+def proxy(upstream) -> Iterator[ServedProxy]:
+    """The real proxy app under uvicorn, in front of the recording upstream (no ollama child)."""
+    with ServedProxy(proxy_settings(upstream.host)) as p:
+        yield p

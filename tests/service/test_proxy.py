@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from ollama_modal.service.process import OllamaProcess
-from ollama_modal.service.proxy import classify, create_app
+from ollama_modal.service.proxy import create_app
+from ollama_modal.service.routes import decide
 from ollama_modal.service.settings import ServiceSettings
 
 from .conftest import KEY, MODEL, ServedApp, auth, fake_stats, free_port, place_model, wait_for
@@ -91,12 +92,13 @@ def test_other_paths_are_404(served, path):
     assert r.json()["error"]["code"] == "not_found"
 
 
-@pytest.mark.parametrize("path, expected", [
-    ("/v1/models/codellama:7b", "allow"), ("/api/show", "allow"), ("/api/blobs", "block"),
-    ("/api/pull/", "unknown"), ("/healthz", "unknown"),
+@pytest.mark.parametrize("method, path, expected", [
+    ("GET", "/v1/models/codellama:7b", "allow"), ("POST", "/api/show", "allow"), ("POST", "/api/blobs", "block"),
+    ("POST", "/api/pull/", "unknown"), ("GET", "/healthz", "unknown"), ("GET", "/v1/models/a/b", "unknown"),
+    ("DELETE", "/api/tags", "method"), ("GET", "/api/chat", "method"), ("HEAD", "/api/tags", "allow"),
 ])
-def test_classify(path, expected):
-    assert classify(path) == expected
+def test_decide(method, path, expected):
+    assert decide(method, path).verdict == expected
 
 
 def test_host_is_rewritten_and_the_key_is_not_forwarded(served):

@@ -20,6 +20,8 @@ ENV_WARMUP = "OMC_WARMUP"
 ENV_AUTH = "OMC_AUTH"
 ENV_API_KEYS = "OMC_API_KEYS"
 ENV_REQUEST_TIMEOUT = "OMC_REQUEST_TIMEOUT"
+ENV_MAX_BODY_BYTES = "OMC_MAX_BODY_BYTES"
+ENV_CORS_ORIGINS = "OMC_CORS_ORIGINS"
 
 DEFAULT_OLLAMA_BIN = "ollama"
 DEFAULT_OLLAMA_HOST = "127.0.0.1:11434"
@@ -28,6 +30,13 @@ DEFAULT_OLLAMA_PORT = 11434
 DEFAULT_OLLAMA_MODELS = "~/.ollama/models"
 DEFAULT_STARTUP_TIMEOUT_S = 600.0
 DEFAULT_REQUEST_TIMEOUT_S = 600.0
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+MIN_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES = 1024, 1024**3
+# A browser origin: scheme, host, optional port; no path, no wildcard, no trailing slash.
+ORIGIN_RE = re.compile(
+    r"https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+    r"|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+)
 
 AUTH_BEARER = "bearer"
 AUTH_PROXY = "proxy"
@@ -71,6 +80,25 @@ def upstream_base_url(host: str) -> str:
     return f"{scheme}://{shown}:{port}"
 
 
+def origin_problem(origin: str) -> str | None:
+    """Why ``origin`` is not an exact browser origin (``https://app.example.com[:port]``), or None."""
+    if origin == "*":
+        return "'*' is not allowed: list the exact origins (scheme://host[:port]) that may call the endpoint"
+    if not ORIGIN_RE.fullmatch(origin):
+        return f"{origin!r} is not an origin: write scheme://host[:port] (http or https), no path and no trailing '/'"
+    port = origin.rpartition(":")[2]
+    if port.isdigit() and not 0 < int(port) < 65536:
+        return f"{origin!r} has an invalid port"
+    return None
+
+
+def parse_origins(raw: str | None) -> tuple[str, ...]:
+    """Origins separated by commas and/or whitespace; blanks dropped."""
+    if not raw:
+        return ()
+    return tuple(o for o in re.split(r"[,\s]+", raw) if o)
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
     """Everything the container service needs; built by :meth:`from_env`."""
@@ -84,6 +112,8 @@ class ServiceSettings:
     auth: str = AUTH_BEARER
     api_keys: tuple[str, ...] = field(default=(), repr=False)  # never shown in reprs or logs
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def upstream_url(self) -> str:
@@ -112,6 +142,9 @@ class ServiceSettings:
         warm_raw = env.get(ENV_WARMUP, "1").strip().lower()
         if warm_raw not in _TRUE | _FALSE:
             problems.append(f"{ENV_WARMUP}={warm_raw!r} must be 1 or 0")
+        max_body = _max_body(env, problems)
+        origins = parse_origins(env.get(ENV_CORS_ORIGINS))
+        problems.extend(f"{ENV_CORS_ORIGINS}: {p}" for o in origins if (p := origin_problem(o)))
         if problems:
             raise ServiceConfigError("the container environment is invalid", problems)
         return cls(
@@ -124,6 +157,8 @@ class ServiceSettings:
             auth=auth,
             api_keys=parse_api_keys(env.get(ENV_API_KEYS)),
             request_timeout=request,
+            max_body_bytes=max_body,
+            cors_origins=origins,
         )
 
     def with_secrets_from(self, environ: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -164,3 +199,13 @@ def _seconds(env: Mapping[str, str], name: str, default: float, problems: list[s
         problems.append(f"{name}={raw!r} must be greater than 0")
         return default
     return value
+
+
+def _max_body(env: Mapping[str, str], problems: list[str]) -> int:
+    raw = env.get(ENV_MAX_BODY_BYTES, "").strip()
+    if not raw:
+        return DEFAULT_MAX_BODY_BYTES
+    if not re.fullmatch(r"[0-9]{1,12}", raw) or not MIN_MAX_BODY_BYTES <= int(raw) <= MAX_MAX_BODY_BYTES:
+        problems.append(f"{ENV_MAX_BODY_BYTES}={raw!r} must be a whole number of bytes from {MIN_MAX_BODY_BYTES} to {MAX_MAX_BODY_BYTES}")
+        return DEFAULT_MAX_BODY_BYTES
+    return int(raw)
