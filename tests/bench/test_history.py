@@ -99,6 +99,8 @@ def test_display_rows():
     labels = dict(summary_rows(r))
     assert labels["Time to first token"].startswith("p50 100 ms") and "best of the sweep" in labels["Concurrency"]
     assert labels["Advice"] == "-" and "Roofline" not in labels  # no GPU known
+    assert labels["Requests"] == "4"
+    assert dict(summary_rows(r.model_copy(update={"retries": 3})))["Requests"] == "4, 3 retried on a fresh connection"
     rows = level_rows(r)
     assert len(rows) == 2 and all(len(row) == len(LEVEL_COLUMNS) for row in rows) and rows[1][0] == "4"
     shown = compare_display(compare(result(200, 20).model_dump(), r.model_dump()))

@@ -234,6 +234,8 @@ def test_server_closing_connections_is_not_an_error(fake_server):
     s = fake_server(ttft_ms=5, itl_ms=1, tokens=4, close_connections=True)
     r = run_bench_sync(config(s, requests=6, concurrency=[2]))
     assert r.errors == 0 and r.levels[0].counted_tokens == 24 and s.stats()["requests"] == 7
+    # `Connection: close` is honoured: the next request opens a new connection, nothing to retry.
+    assert r.retries == 0
 
 
 @pytest.mark.parametrize("open_first", [True, False])
@@ -251,3 +253,61 @@ def test_slow_model_lookup_is_noted_on_the_first_request(fake_server):
     assert r.first_request.ok and "--model" in r.first_request.note
     # With --model there is no lookup, so never a note.
     assert run_bench_sync(config(s, requests=1)).first_request.note is None
+
+
+# -- a server that closes a reused connection without answering (llama.cpp's habit) --------
+
+def test_a_dropped_reused_connection_is_retried_once_not_an_error(fake_server):
+    s = fake_server(ttft_ms=5, itl_ms=1, tokens=3, drop_reused_ms=1)
+    r = run_bench_sync(config(s, requests=6, concurrency=[2]))
+    # Each worker's first stream goes on a connection that carried none; every later one
+    # meets a reused connection the server drops, and succeeds on a fresh one.
+    assert r.errors == 0 and r.errors_by_kind == {} and r.levels[0].ok == 6
+    assert r.retries == r.levels[0].retries == 6 - 2 and r.first_request.retries == 0
+    assert r.levels[0].counted_tokens == 18
+    out = json.loads(r.model_dump_json())
+    assert out["retries"] == 4 and out["levels"][0]["retries"] == 4 and out["first_request"]["retries"] == 0
+
+
+@pytest.mark.parametrize("timed", [True, False])
+async def test_a_retried_request_is_timed_from_the_fresh_connection(fake_server, timed):
+    import httpx
+
+    from ollama_modal.bench.transport import Lanes
+
+    s = fake_server(ttft_ms=5, itl_ms=1, tokens=3, drop_reused_ms=150)
+    body = request_body("m", [{"role": "user", "content": "hi"}], 16)
+    url = s.url + "/v1/chat/completions"
+    lanes = Lanes(1, timed=timed)
+    client = httpx.AsyncClient(transport=lanes.transport()) if timed else httpx.AsyncClient()
+    async with client:
+        first = await stream_request(client, url, {}, body, lanes.clocks[0])
+        second = await stream_request(client, url, {}, body, lanes.clocks[0])
+    assert first.ok and first.retries == 0
+    assert second.ok and second.retries == 1 and second.counted_tokens == 3
+    (dropped,) = s.stats()["dropped_ns"]
+    # The failed attempt is not in the figures: the clock starts after the drop.
+    assert second.sent_ns > dropped
+
+
+def test_a_stream_cut_midway_is_an_error_and_not_retried(fake_server):
+    s = fake_server(ttft_ms=5, itl_ms=1, tokens=6, errors="2:cut")
+    r = run_bench_sync(config(s, requests=3, open_connections=False))
+    assert r.errors_by_kind == {"broken_stream": 1} and r.retries == 0
+    assert s.stats()["requests"] == 4  # no second try of the cut request
+
+
+@pytest.mark.parametrize("key", ["WRONG", None])
+def test_a_rejected_api_key_without_model_names_the_key(fake_server, key):
+    s = fake_server(ttft_ms=5, itl_ms=1, tokens=3, api_key="right-key")
+    with pytest.raises(RemoteError, match="API key") as e:
+        run_bench_sync(BenchConfig(url=s.url, api_key=key, requests=1))
+    assert "--model" not in e.value.message + (e.value.hint or "")
+    assert "HTTP 401" in e.value.message and "right-key" not in e.value.message
+
+
+def test_cli_rejected_api_key_exits_3_naming_the_key(fake_server, omc):
+    s = fake_server(ttft_ms=5, itl_ms=1, tokens=3, api_key="right-key")
+    res = omc("bench", "--url", s.url, "--api-key", "WRONG", "-n", "1")
+    assert res.exit_code == 3
+    assert "API key" in res.stderr and "pass --model" not in res.stderr and "WRONG" not in res.output + res.stderr

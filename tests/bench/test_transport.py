@@ -56,3 +56,32 @@ async def test_read_timeout_and_connect_errors():
     await server.wait_closed()
     with pytest.raises(httpcore.ConnectError):
         await _backend(Clock()).connect_tcp("127.0.0.1", port, timeout=5)
+
+
+async def test_a_close_the_loop_has_not_read_yet_makes_the_connection_readable():
+    # The server answers and closes at once (llama.cpp's habit after a stream). The pool
+    # asks "is_readable" before reusing the idle connection; the FIN may be in the kernel
+    # while the event loop has not run its read callback: it must count as closed then too.
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        conn.recv(5)
+        conn.sendall(b"reply")
+        conn.close()
+
+    t = threading.Thread(target=serve)
+    t.start()
+    stream = await _backend(Clock()).connect_tcp("127.0.0.1", listener.getsockname()[1], timeout=5)
+    await stream.write(b"hello", timeout=5)
+    assert await stream.read(5, timeout=5) == b"reply"
+    t.join(5)  # blocks the loop: the FIN cannot have reached the protocol
+    assert not stream.proto.eof
+    assert stream.get_extra_info("is_readable") is True
+    await stream.aclose()
+    listener.close()

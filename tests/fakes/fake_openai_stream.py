@@ -53,6 +53,11 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
                    help="delay before answering GET /v1/models")
     p.add_argument("--close-connections", action="store_true", default=env("FAKE_OPENAI_CLOSE") == "1",
                    help="answer with connection: close and close after each stream")
+    p.add_argument("--drop-reused-ms", type=float, default=float(env("FAKE_OPENAI_DROP_REUSED_MS", "-1")),
+                   help="close a connection that already carried a stream when its next request arrives, "
+                        "after this many ms and without answering (the race a keep-alive server can lose)")
+    p.add_argument("--api-key", default=env("FAKE_OPENAI_API_KEY"),
+                   help="answer 401 to requests without 'Authorization: Bearer <this key>'")
     p.add_argument("--tls-cert", default=env("FAKE_OPENAI_TLS_CERT"), help="serve HTTPS with this PEM cert")
     p.add_argument("--tls-key", default=env("FAKE_OPENAI_TLS_KEY"), help="... and this PEM key")
     return p.parse_args(argv)
@@ -64,6 +69,14 @@ def parse_errors(spec: str) -> dict[int, str]:
         n, _, kind = item.partition(":")
         out[int(n)] = kind
     return out
+
+
+def _wants_stream(body: bytes) -> bool:
+    try:
+        req = json.loads(body or b"{}")
+    except ValueError:
+        return False
+    return isinstance(req, dict) and req.get("stream") is not False
 
 
 class TimedReader(asyncio.StreamReader):
@@ -87,9 +100,11 @@ class FakeServer:
         self.last_body: dict | None = None
         self.late_ms: list[float] = []
         self.models_requests = 0
+        self.dropped_ns: list[int] = []  # when each reused connection was dropped (perf_counter_ns)
 
     # -- HTTP plumbing -------------------------------------------------------------
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        streamed = False  # this connection has carried a streamed response
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -104,6 +119,12 @@ class FakeServer:
                 # When the request's last bytes reached this process, not when this task ran:
                 # the truth must not move with the server's own event-loop backlog.
                 received = getattr(reader, "last_data", None) or time.perf_counter()
+                if streamed and self.o.drop_reused_ms >= 0 and path != "/stats":
+                    await asyncio.sleep(self.o.drop_reused_ms / 1000)
+                    self.dropped_ns.append(time.perf_counter_ns())
+                    writer.transport.abort()
+                    return
+                streamed = streamed or (method == "POST" and _wants_stream(body))
                 keep = await self.route(method, path, headers, body, received, writer)
                 if not keep:
                     return
@@ -115,7 +136,7 @@ class FakeServer:
     @staticmethod
     async def send_json(writer: asyncio.StreamWriter, status: int, obj: object) -> None:
         data = json.dumps(obj).encode()
-        reason = {200: "OK", 404: "Not Found", 429: "Too Many Requests"}.get(status, "Error")
+        reason = {200: "OK", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests"}.get(status, "Error")
         writer.write(
             f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
             f"content-length: {len(data)}\r\n\r\n".encode() + data
@@ -130,7 +151,7 @@ class FakeServer:
             late = self.late_ms
             await self.send_json(writer, 200, {
                 "requests": self.count, "max_inflight": self.max_inflight,
-                "models_requests": self.models_requests,
+                "models_requests": self.models_requests, "dropped_ns": self.dropped_ns,
                 "authorization": sorted(self.auth), "last_body": self.last_body,
                 # How late this process wrote first tokens against their deadlines: a
                 # starved server moves the truth, which is not the client's error.
@@ -138,6 +159,10 @@ class FakeServer:
             })
             if path.endswith("?reset=1"):
                 self.late_ms = []
+            return True
+        if self.o.api_key and headers.get("authorization") != f"Bearer {self.o.api_key}":
+            await self.send_json(writer, 401, {"error": {"message": "Invalid API key", "type": "invalid_request_error",
+                                                         "code": "invalid_api_key"}})
             return True
         if method == "GET" and path == "/v1/models":
             self.models_requests += 1

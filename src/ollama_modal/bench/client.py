@@ -30,6 +30,7 @@ class RequestSample:
     usage_tokens: int | None = None
     error: str | None = None  # None, http_<status>, timeout, broken_stream, connect, stream_error
     detail: str | None = None
+    retries: int = 0  # 1 when a stale pooled connection made it go again on a fresh one
 
     @property
     def ok(self) -> bool:
@@ -83,13 +84,29 @@ async def stream_request(client: "httpx.AsyncClient", url: str, headers: dict[st
                          clock: Clock | None = None) -> RequestSample:
     """Send one streaming request and time it. With a ``clock`` (the lane's socket-level
     times) the start is when the request's bytes left and token times when they arrived;
-    without, both are taken when this task runs."""
+    without, both are taken when this task runs.
+
+    A request that fails on a reused connection before any byte of a response arrived (the
+    server closed that idle connection as the request went out) is sent once more on a
+    fresh connection: ``retries`` is 1, and every figure is the second attempt's alone.
+    """
+    sample, stale = await _attempt(client, url, headers, body, clock)
+    if stale:
+        sample, _ = await _attempt(client, url, headers, body, clock)
+        sample.retries = 1
+    return sample
+
+
+async def _attempt(client: "httpx.AsyncClient", url: str, headers: dict[str, str], body: bytes,
+                   clock: Clock | None) -> tuple[RequestSample, bool]:
+    """One try. The flag says it failed on a reused connection with no response at all."""
     import httpx
 
     now = time.perf_counter_ns
     parser = SseParser()
     sample = RequestSample(sent_ns=now())
     new_connection = False
+    arrived_before = clock.arrival_ns if clock is not None else 0
 
     async def trace(event: str, info: object) -> None:
         # The clock starts when the request goes on the wire: when a connection is opened
@@ -104,15 +121,16 @@ async def stream_request(client: "httpx.AsyncClient", url: str, headers: dict[st
         elif event == "http11.send_request_headers.complete" and not new_connection and clock is not None:
             sample.sent_ns = clock.write_ns
 
-    done = finished = False
+    done = finished = answered = False
     try:
         async with client.stream("POST", url, content=body, headers=headers,
                                  extensions={"trace": trace}) as resp:
+            answered = True
             if resp.status_code >= 400:
                 await resp.aread()
                 sample.error = f"http_{resp.status_code}"
                 sample.detail = resp.text[:300]
-                return sample
+                return sample, False
             async for raw in resp.aiter_bytes():  # decodes, should a server compress anyway
                 arrived = clock.arrival_ns if clock is not None else now()
                 for data in parser.feed(raw):
@@ -145,9 +163,16 @@ async def stream_request(client: "httpx.AsyncClient", url: str, headers: dict[st
                 else f"the response is not an event stream (content-type: {kind or 'none'})")
     except httpx.HTTPError as e:
         if done and sample.error is None:
-            return sample  # the answer was complete; only the connection's end misbehaved
+            return sample, False  # the answer was complete; only the connection's end misbehaved
         sample.error, sample.detail = classify(e), f"{type(e).__name__}: {e}"
-    return sample
+        # Retried only when nothing of a response came back on a connection that an earlier
+        # request used: the server closed it while idle. A timeout, a refused connect, or a
+        # new connection failing are the server's doing and stay errors.
+        nothing_back = not answered and (clock is None or clock.arrival_ns == arrived_before)
+        stale = (not new_connection and nothing_back
+                 and isinstance(e, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)))
+        return sample, stale
+    return sample, False
 
 
 def classify(e: Exception) -> str:

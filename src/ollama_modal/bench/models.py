@@ -32,6 +32,7 @@ class FirstRequest(_Out):
     ok: bool
     error: str | None = None
     detail: str | None = None
+    retries: int = 0
     ttft_ms: float | None = None
     e2e_ms: float | None = None
     output_tokens: int = 0
@@ -64,6 +65,8 @@ class LevelReport(_Out):
     error_examples: Annotated[
         dict[str, str], Field(default_factory=dict, description="the first message seen for each error kind")
     ]
+    retries: Annotated[int, Field(description="requests sent once more on a fresh connection after the server had closed "
+                                             "their pooled one unanswered; not errors, not in any latency")] = 0
     ttft_ms: Percentiles3
     itl_ms: Percentiles2
     per_stream_tokens_per_s: Median
@@ -87,6 +90,8 @@ class BenchResult(_Out):
     requests: int
     errors: int
     errors_by_kind: dict[str, int]
+    retries: Annotated[int, Field(description="requests sent once more on a fresh connection after the server had closed "
+                                             "their pooled one unanswered; not errors, not in any latency")] = 0
     ttft_ms: Percentiles3
     itl_ms: Percentiles2
     per_stream_tokens_per_s: Median

@@ -51,6 +51,10 @@ async def resolve_model(client: "httpx.AsyncClient", config: BenchConfig) -> str
     except httpx.HTTPError as e:
         raise RemoteError(f"cannot reach {public_url(url)}: {type(e).__name__}: {e}",
                           hint="check the URL and that the app is deployed (omc status)") from None
+    if resp.status_code in (401, 403):
+        raise RemoteError(f"the API key was rejected by {public_url(url)} (HTTP {resp.status_code})",
+                          hint="check --api-key or OMC_API_KEY (`omc keys show` prints the app's key)" if config.api_key
+                          else "pass --api-key or set OMC_API_KEY")
     try:
         models = [m["id"] for m in resp.json().get("data", [])] if resp.status_code == 200 else []
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -74,10 +78,12 @@ async def open_connections(client: "httpx.AsyncClient", config: BenchConfig, cou
 
     async def one(k: int) -> None:
         lane.set(k)
-        try:
-            await client.get(url, headers=config.headers)
-        except httpx.HTTPError:
-            pass
+        for _ in range(2):  # once more if the server had closed the lane's idle connection
+            try:
+                await client.get(url, headers=config.headers)
+                return
+            except httpx.HTTPError:
+                pass
 
     await asyncio.gather(*(one(k) for k in range(count)))
 
@@ -157,6 +163,7 @@ async def run_bench(config: BenchConfig, progress: Progress | None = None) -> Be
         requests=head.requests,
         errors=head.errors,
         errors_by_kind=head.errors_by_kind,
+        retries=head.retries,
         ttft_ms=head.ttft_ms,
         itl_ms=head.itl_ms,
         per_stream_tokens_per_s=head.per_stream_tokens_per_s,

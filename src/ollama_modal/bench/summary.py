@@ -30,7 +30,8 @@ def summary_rows(r: BenchResult) -> list[tuple[str, str]]:
     rows = [
         ("Endpoint", f"{r.url} ({r.model})"),
         ("Concurrency", str(r.concurrency) + (" (best of the sweep)" if len(r.levels) > 1 else "")),
-        ("Requests", f"{r.requests}" + (f", {r.errors} failed: {_errors(r.errors_by_kind)}" if r.errors else "")),
+        ("Requests", f"{r.requests}" + (f", {r.errors} failed: {_errors(r.errors_by_kind)}" if r.errors else "")
+         + (f", {r.retries} retried on a fresh connection" if r.retries else "")),
         ("Time to first token", f"p50 {_ms(r.ttft_ms.p50)} · p95 {_ms(r.ttft_ms.p95)} · p99 {_ms(r.ttft_ms.p99)}"),
         ("Inter-token latency", f"p50 {_ms(r.itl_ms.p50)} · p95 {_ms(r.itl_ms.p95)}"),
         ("Per-stream speed", f"{_rate(r.per_stream_tokens_per_s.p50)} (p50)"),

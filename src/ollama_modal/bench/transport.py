@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import select
 import time
 import urllib.request
 from collections import deque
@@ -119,6 +120,18 @@ def _backend(clock: Clock) -> Any:
         async def aclose(self) -> None:
             self.transport.close()
 
+        def _kernel_readable(self) -> bool:
+            """Whether the socket holds bytes (or the server's FIN) the event loop has not
+            read yet: the pool asks just before reusing an idle connection, often before the
+            loop ran its read callback. Plain TCP only; under TLS an idle socket may hold a
+            session ticket, which says nothing about the connection's end."""
+            if self.transport.get_extra_info("ssl_object") is not None:
+                return False
+            sock = self.transport.get_extra_info("socket")
+            if sock is None:
+                return False
+            return _readable_now(sock.fileno())
+
         async def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
                             timeout: float | None = None) -> "Stream":
             loop = asyncio.get_running_loop()
@@ -133,7 +146,7 @@ def _backend(clock: Clock) -> Any:
 
         def get_extra_info(self, info: str) -> Any:
             if info == "is_readable":  # an idle connection the server has closed
-                return bool(self.proto.chunks) or self.proto.eof
+                return bool(self.proto.chunks) or self.proto.eof or self._kernel_readable()
             return self.transport.get_extra_info({"client_addr": "sockname", "server_addr": "peername"}.get(info, info))
 
     class Backend(httpcore.AsyncNetworkBackend):
@@ -160,6 +173,15 @@ def _backend(clock: Clock) -> Any:
             await asyncio.sleep(seconds)
 
     return Backend()
+
+
+def _readable_now(fd: int) -> bool:
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    ready, _, _ = select.select([fd], [], [], 0)  # Windows
+    return bool(ready)
 
 
 def proxied(url: str) -> bool:

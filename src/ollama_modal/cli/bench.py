@@ -131,6 +131,10 @@ def _show(d: dict) -> None:
     print_text(r["advice"])
     if d["errors"]:
         print_text(f"errors: {d['errors_by_kind']}")
+    retried = sum(lv.get("retries", 0) for lv in d["levels"]) + fr.get("retries", 0)
+    if retried:
+        print_text(f"retries: {retried} request(s) went again on a fresh connection after the server had closed "
+                   "the pooled one unanswered (not errors; only the second attempt is timed)")
 
 
 @app.command("compare")
