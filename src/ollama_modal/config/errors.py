@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 if TYPE_CHECKING:
-    from .loader import Key, Origin
+    from .origins import Key, Origin
 
 #: Names from older Modal releases that now raise DeprecationError at import time.
 LEGACY_KEYS: dict[str, tuple[str, str]] = {

@@ -29,17 +29,7 @@ from .discovery import (  # noqa: F401  (re-exported)
 )
 from .errors import format_validation_errors, legacy_key_problems, line_of
 from .models import Profile
-
-Key = tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Origin:
-    kind: str  # "default" | "file" | "env" | "flag"
-    source: str = ""  # file path, variable name or flag
-
-    def __str__(self) -> str:
-        return self.kind if not self.source else f"{self.kind}:{self.source}"
+from .origins import Key, Origin  # noqa: F401  (re-exported)
 
 
 @dataclass

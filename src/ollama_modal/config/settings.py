@@ -46,7 +46,7 @@ def _settings_class() -> type:
 
 
 def env_overrides() -> dict[tuple[str, ...], tuple[Any, Any]]:
-    from .loader import Origin
+    from .origins import Origin
 
     if not any(var.upper() in ENV_KEYS for var in os.environ):
         return {}
