@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from grpclib import GRPCError, Status
@@ -174,28 +175,38 @@ class FunctionRpcs(RpcBase):
         await stream.send_message(api_pb2.FunctionUpdateSchedulingParamsResponse(current_settings=current))
 
     async def FunctionMap(self, stream: Any) -> None:
-        """Runs the test's handler for the function right away; the output waits for FunctionGetOutputs."""
+        """Starts the call: the test's handler, else the data plane's container (``state.run_function``).
+
+        The call runs in a worker thread (a container may call back into this control plane);
+        its output waits for FunctionGetOutputs, which long-polls like Modal's.
+        """
         from modal._serialization import deserialize_data_format, serialize_data_format
 
         req = await stream.recv_message()
         with self.state.lock:
             fn = self._function(req.function_id)
             call_id = self.state.new_id("fc")
+            input_id = self.state.new_id("in")
         item = req.pipelined_inputs[0]
         handler = self.state.function_handlers.get(fn.tag)
+        runner = self.state.run_function
         fmt = api_pb2.DATA_FORMAT_PICKLE
-        if handler is None:
-            result = GS(status=GS.GENERIC_STATUS_FAILURE, exception=f"no container runs in the fake: register state.function_handlers[{fn.tag!r}]")
-        else:
-            args, kwargs = deserialize_data_format(item.input.args, item.input.data_format, None)
-            try:
-                value = handler(self.state, *args, **kwargs)
-                result = GS(status=GS.GENERIC_STATUS_SUCCESS, data=serialize_data_format(value, fmt))
-            except Exception as exc:  # noqa: BLE001 - becomes the remote failure
-                result = GS(status=GS.GENERIC_STATUS_FAILURE, exception=f"{type(exc).__name__}: {exc}")
-        input_id = self.state.new_id("in")
+
+        def run() -> api_pb2.FunctionGetOutputsItem:
+            if handler is None and runner is None:
+                result = GS(status=GS.GENERIC_STATUS_FAILURE, exception=f"no container runs in the fake: register state.function_handlers[{fn.tag!r}]")
+            else:
+                args, kwargs = deserialize_data_format(item.input.args, item.input.data_format, None)
+                try:
+                    value = handler(self.state, *args, **kwargs) if handler is not None else runner(fn, tuple(args), dict(kwargs))
+                    result = GS(status=GS.GENERIC_STATUS_SUCCESS, data=serialize_data_format(value, fmt))
+                except Exception as exc:  # noqa: BLE001 - becomes the remote failure
+                    result = GS(status=GS.GENERIC_STATUS_FAILURE, exception=f"{type(exc).__name__}: {exc}")
+            return api_pb2.FunctionGetOutputsItem(result=result, idx=0, input_id=input_id, data_format=fmt)
+
+        task = asyncio.ensure_future(asyncio.to_thread(run))
         with self.state.lock:
-            self.state.function_calls[call_id] = api_pb2.FunctionGetOutputsItem(result=result, idx=0, input_id=input_id, data_format=fmt)
+            self.state.function_calls[call_id] = task
         resp = api_pb2.FunctionMapResponse(function_call_id=call_id, function_call_jwt=f"jwt-{call_id}")
         resp.pipelined_inputs.add(idx=0, input_id=input_id, input_jwt=f"jwt-{input_id}")
         await stream.send_message(resp)
@@ -203,7 +214,12 @@ class FunctionRpcs(RpcBase):
     async def FunctionGetOutputs(self, stream: Any) -> None:
         req = await stream.recv_message()
         with self.state.lock:
-            out = self.state.function_calls.get(req.function_call_id)
-            if out is None:
+            task = self.state.function_calls.get(req.function_call_id)
+            if task is None:
                 raise _not_found(f"function call {req.function_call_id}")
+        try:
+            out = await asyncio.wait_for(asyncio.shield(task), timeout=min(req.timeout or 55.0, 55.0))
+        except asyncio.TimeoutError:  # not done yet: no outputs, the SDK polls again
+            await stream.send_message(api_pb2.FunctionGetOutputsResponse(num_unfinished_inputs=1))
+            return
         await stream.send_message(api_pb2.FunctionGetOutputsResponse(outputs=[out], idxs=[0], num_unfinished_inputs=0))

@@ -23,6 +23,7 @@ class ObjectRpcs(RpcBase):
         mount_id = content_id("mo", *[f"{n}:{s}" for n, s in files])
         with self.state.lock:
             self.state.mounts[mount_id] = [n for n, _ in files]
+            self.state.mount_files[mount_id] = files
         digest = content_id("", *[s for _, s in files])[1:]
         meta = api_pb2.MountHandleMetadata(content_checksum_sha256_hex=digest)
         await stream.send_message(api_pb2.MountGetOrCreateResponse(mount_id=mount_id, handle_metadata=meta))
@@ -36,6 +37,8 @@ class ObjectRpcs(RpcBase):
         req = await stream.recv_message()
         if req.WhichOneof("data_oneof") is not None:
             self.state.blobs.add(req.sha256_hex)
+            if req.WhichOneof("data_oneof") == "data":
+                self.state.blob_data[req.sha256_hex] = req.data
         await stream.send_message(api_pb2.MountPutFileResponse(exists=req.sha256_hex in self.state.blobs))
 
     async def ImageGetOrCreate(self, stream: Any) -> None:
@@ -93,6 +96,7 @@ class ObjectRpcs(RpcBase):
             vol = self.state.volume_by_id(req.volume_id)
             if vol is None:
                 raise _not_found(f"Volume {req.volume_id}")
+            vol.refresh()
             files = dict(vol.files)
         path = req.path.strip("/")
         if path in files:
@@ -118,6 +122,15 @@ class ObjectRpcs(RpcBase):
     async def VolumeListFiles2(self, stream: Any) -> None:
         req = await stream.recv_message()
         await stream.send_message(api_pb2.VolumeListFiles2Response(entries=self._list_volume(req)))
+
+    async def VolumeCommit(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        with self.state.lock:
+            vol = self.state.volume_by_id(req.volume_id)
+            if vol is None:
+                raise _not_found(f"Volume {req.volume_id}")
+            vol.refresh()
+        await stream.send_message(api_pb2.VolumeCommitResponse(skip_reload=True))
 
     async def SecretGetOrCreate(self, stream: Any) -> None:
         req = await stream.recv_message()

@@ -95,6 +95,15 @@ class VolumeRecord:
     name: str
     environment: str
     files: dict[str, int] = field(default_factory=dict)  # path -> size
+    local_dir: Any = None  # a directory on disk when the data plane mounts the volume in containers
+
+    def refresh(self) -> None:
+        """What the containers committed: the files on disk (entries placed by tests stay)."""
+        if self.local_dir is None:
+            return
+        for p in self.local_dir.rglob("*"):
+            if p.is_file():
+                self.files[p.relative_to(self.local_dir).as_posix()] = p.stat().st_size
 
 
 @dataclass
@@ -122,7 +131,9 @@ class ControlPlaneState:
         self.images: dict[str, api_pb2.Image] = {}
         self.built_images: set[str] = set()
         self.mounts: dict[str, list[str]] = {}  # mount id -> remote paths
+        self.mount_files: dict[str, list[tuple[str, str]]] = {}  # mount id -> (remote path, sha256)
         self.blobs: set[str] = set()  # sha256 of uploaded mount files
+        self.blob_data: dict[str, bytes] = {}  # sha256 -> content (what a container would see)
         self.volumes: dict[tuple[str, str], VolumeRecord] = {}
         self.secrets: dict[tuple[str, str], SecretRecord] = {}
         self.anonymous_secrets: dict[str, SecretRecord] = {}
@@ -132,7 +143,12 @@ class ControlPlaneState:
         # No container runs here: a test says what a remote call of a function does
         # (handler(state, *args, **kwargs) -> return value; raise to fail the call).
         self.function_handlers: dict[str, Callable[..., Any]] = {}
-        self.function_calls: dict[str, api_pb2.FunctionGetOutputsItem] = {}  # call id -> output
+        # Without a handler, a remote call goes here when set (the data plane runs a container):
+        # run_function(function_record, args, kwargs) -> return value; raise to fail the call.
+        self.run_function: Callable[[FunctionRecord, tuple, dict], Any] | None = None
+        # When set, the URL of a web endpoint (the data plane serves it on loopback).
+        self.web_url_hook: Callable[[str, str], str] | None = None
+        self.function_calls: dict[str, Any] = {}  # call id -> asyncio future of its FunctionGetOutputsItem
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids):06d}"
@@ -142,6 +158,8 @@ class ControlPlaneState:
         return name or DEFAULT_ENVIRONMENT
 
     def web_url(self, label: str, environment: str) -> str:
+        if self.web_url_hook is not None:
+            return self.web_url_hook(label, environment)
         suffix = "" if environment == DEFAULT_ENVIRONMENT else f"-{environment}"
         return f"https://{self.workspace}{suffix}--{label}.modal.run"
 

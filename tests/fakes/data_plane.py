@@ -1,0 +1,418 @@
+"""A local data plane for the fake Modal control plane: deployed apps really serve.
+
+Attach it to a :class:`FakeModalServer` (``DataPlane(server, workdir)``) and the fake hands out
+web URLs on loopback (``http://127.0.0.1:PORT``, one stable port per endpoint label, so a
+redeploy keeps the URL as on Modal). Behind each URL an *ingress* (uvicorn in a thread, like
+Modal's web router) starts a *container* on the first request and forwards requests to it.
+
+A container is a real process (``container_main.py``) built only from what the SDK sent:
+
+- its files are the uploaded mounts (the rendered module and the ``ollama_modal`` package);
+- its environment is the image's ``ENV`` lines (walked through the base images) plus the
+  attached Secrets' values at start;
+- volumes are directories on disk, mounted by rewriting the environment values that name the
+  mount path; ``ollama`` is the fake (``OMC_OLLAMA_BIN``) on a free loopback port
+  (``OLLAMA_HOST``). These are the only substitutions (the hardware boundary), so a rendering
+  bug in anything else shows.
+
+Like Modal: a running container serves until the deployment changes (a new definition after a
+deploy, a GPU switch or a rollback: the next request starts a new container), the app stops (its
+URL answers 404, containers are stopped) or the test scales it to zero (:meth:`scale_to_zero`,
+what an elapsed ``scaledown_window`` does). Changing a Secret reaches new containers only. With
+memory snapshots, the first container of a definition takes the snapshot (the environment of
+that moment); later containers are restored from it and get the current Secret values in the
+environment after the pre-snapshot ``@modal.enter`` methods ran.
+
+Remote function calls (``pull_model``) run as one-shot containers; the volume's files are what
+the container wrote.
+
+Adding a primitive (e.g. a Modal Server, which exposes the container's port directly): give
+:class:`ContainerSpec` a new ``mode`` that starts the process listening on ``port`` and teach
+``container_main.py`` (or a command of its own) to start it; the ingress only forwards to a port.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import shlex
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from modal_proto import api_pb2
+
+from .modal_server import FakeModalServer
+from .modal_state import ControlPlaneState, FunctionRecord
+
+HERE = Path(__file__).resolve().parent
+FAKE_OLLAMA = HERE / "fake_ollama.py"
+CONTAINER_MAIN = HERE / "container_main.py"
+#: Bounds a hang only (a broken container); asserts nothing about speed.
+START_LIMIT_S = 60.0
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ContainerSpec:
+    """What one container runs, derived from the fake's records."""
+
+    mode: str  # "web" or "call"
+    module: str
+    target: str  # class name (web) or function name (call)
+    method: str  # the web method ("" for calls)
+    files: list[tuple[str, str]]  # (remote path, sha256)
+    env: dict[str, str]
+    volumes: dict[str, Path]  # mount path -> local dir
+    snapshot: bool = False
+    key: str = ""  # identity of the deployed definition: a new one means new containers
+
+
+@dataclass
+class Container:
+    spec: ContainerSpec
+    proc: subprocess.Popen
+    port: int
+    root: Path
+    log: Path
+
+    def output(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class Refused(Exception):
+    """What the ingress answers instead of forwarding (Modal's own error pages)."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status, self.text = status, text
+
+
+@dataclass
+class Endpoint:
+    """One web URL: an ingress on a fixed loopback port and the container behind it."""
+
+    label: str
+    environment: str
+    port: int
+    url: str
+    server: Any = None
+    thread: threading.Thread | None = None
+    container: Container | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    starts: int = 0  # containers started (cold starts) for this URL
+
+
+class DataPlane:
+    def __init__(self, server: FakeModalServer, workdir: Path, *, ollama_env: dict[str, str] | None = None) -> None:
+        self.server = server
+        self.state: ControlPlaneState = server.state
+        self.workdir = Path(workdir)
+        self.ollama_env = dict(ollama_env or {})  # FAKE_OLLAMA_* knobs for every container
+        self.endpoints: dict[tuple[str, str], Endpoint] = {}
+        self.snapshots: dict[str, dict[str, str]] = {}  # definition key -> env at snapshot time
+        self._lock = threading.Lock()
+        self._n = 0
+        self.state.web_url_hook = self.url_for
+        self.state.run_function = self.run_function
+
+    # -- URLs and ingress ---------------------------------------------------------------
+    def url_for(self, label: str, environment: str) -> str:
+        key = (self.state.env(environment), label)
+        with self._lock:
+            ep = self.endpoints.get(key)
+            if ep is None:
+                port = free_port()
+                ep = Endpoint(label, key[0], port, f"http://127.0.0.1:{port}")
+                self.endpoints[key] = ep
+                self._serve(ep)
+        return ep.url
+
+    def _serve(self, ep: Endpoint) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(self._ingress(ep), host="127.0.0.1", port=ep.port, log_level="warning", lifespan="off")
+        ep.server = uvicorn.Server(config)
+        ep.server.install_signal_handlers = lambda: None
+        ep.thread = threading.Thread(target=ep.server.run, name=f"ingress-{ep.label}", daemon=True)
+        ep.thread.start()
+        end = time.monotonic() + START_LIMIT_S
+        while not ep.server.started:
+            if time.monotonic() > end:
+                raise RuntimeError(f"ingress for {ep.label} did not start")
+            time.sleep(0.01)
+
+    def _ingress(self, ep: Endpoint):
+        import anyio
+
+        plane = self
+
+        async def app(scope, receive, send) -> None:
+            if scope["type"] != "http":
+                return
+            body = b""
+            while True:
+                msg = await receive()
+                body += msg.get("body", b"")
+                if not msg.get("more_body"):
+                    break
+            try:
+                port = await anyio.to_thread.run_sync(plane.container_port, ep)
+            except Refused as r:
+                await send({"type": "http.response.start", "status": r.status, "headers": [(b"content-type", b"text/plain")]})
+                await send({"type": "http.response.body", "body": r.text.encode()})
+                return
+            headers = [(k, v) for k, v in scope["headers"] if k.decode().lower() not in HOP_BY_HOP | {"host", "content-length"}]
+            path = scope.get("raw_path") or scope["path"].encode()
+            url = f"http://127.0.0.1:{port}{path.decode()}"
+            if scope.get("query_string"):
+                url += "?" + scope["query_string"].decode()
+            async with httpx.AsyncClient(timeout=httpx.Timeout(600, connect=10), trust_env=False) as client:
+                req = client.build_request(scope["method"], url, headers=headers, content=body)
+                try:
+                    resp = await client.send(req, stream=True)
+                except httpx.TransportError as e:
+                    await send({"type": "http.response.start", "status": 502, "headers": [(b"content-type", b"text/plain")]})
+                    await send({"type": "http.response.body", "body": f"modal-http: container unreachable: {e}".encode()})
+                    return
+                try:
+                    out = [(k, v) for k, v in resp.headers.raw if k.decode().lower() not in HOP_BY_HOP | {"content-length"}]
+                    await send({"type": "http.response.start", "status": resp.status_code, "headers": out})
+                    async for chunk in resp.aiter_raw():
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    await send({"type": "http.response.body", "body": b""})
+                finally:
+                    await resp.aclose()
+
+        return app
+
+    # -- which container serves a URL -------------------------------------------------
+    def _resolve(self, ep: Endpoint) -> tuple[FunctionRecord, str] | None:
+        """The deployed function (and web method) behind ``ep``; None if no live app serves it."""
+        with self.state.lock:
+            for app in self.state.apps.values():
+                if app.environment != ep.environment or app.state != api_pb2.APP_STATE_DEPLOYED:
+                    continue
+                for fid in app.function_ids.values():
+                    fn = self.state.functions.get(fid)
+                    if fn is None:
+                        continue
+                    for method, url in fn.web_urls.items():
+                        if url == ep.url:
+                            return fn, method
+        return None
+
+    def container_port(self, ep: Endpoint) -> int:
+        """Start (or reuse) the container for ``ep``; the port it serves on."""
+        with ep.lock:
+            found = self._resolve(ep)
+            if found is None:
+                self._stop(ep)
+                raise Refused(404, "modal-http: app for invoked web endpoint is stopped")
+            spec = self.spec(found[0], "web", found[1])
+            c = ep.container
+            if c is not None and (c.spec.key != spec.key or c.proc.poll() is not None):
+                self._stop(ep)
+            if ep.container is None:
+                ep.container = self._start_web(spec)
+                ep.starts += 1
+            return ep.container.port
+
+    def _stop(self, ep: Endpoint) -> None:
+        if ep.container is not None:
+            ep.container.stop()
+            ep.container = None
+
+    def scale_to_zero(self) -> None:
+        """Every container goes away (what an elapsed scaledown_window does); URLs stay."""
+        for ep in list(self.endpoints.values()):
+            with ep.lock:
+                self._stop(ep)
+
+    def running(self) -> list[Container]:
+        return [ep.container for ep in self.endpoints.values() if ep.container is not None and ep.container.proc.poll() is None]
+
+    def close(self) -> None:
+        self.scale_to_zero()
+        for ep in self.endpoints.values():
+            if ep.server is not None:
+                ep.server.should_exit = True
+        for ep in self.endpoints.values():
+            if ep.thread is not None:
+                ep.thread.join(10)
+        self.state.web_url_hook = None
+        self.state.run_function = None
+
+    # -- what a container is, from the records -----------------------------------------
+    def spec(self, fn: FunctionRecord, mode: str, method: str = "") -> ContainerSpec:
+        with self.state.lock:
+            d = fn.definition
+            assert d is not None, f"function {fn.tag} was never created"
+            files: list[tuple[str, str]] = []
+            for mid in d.mount_ids:
+                files += self.state.mount_files.get(mid, [])
+            env = self._image_env(d.image_id)
+            for sid in d.secret_ids:
+                env.update(self._secret_env(sid))
+            volumes: dict[str, Path] = {}
+            for vm in d.volume_mounts:
+                vol = self.state.volume_by_id(vm.volume_id)
+                assert vol is not None, f"volume {vm.volume_id} unknown"
+                if vol.local_dir is None:
+                    vol.local_dir = self.workdir / "volumes" / f"{vol.environment}--{vol.name}"
+                    vol.local_dir.mkdir(parents=True, exist_ok=True)
+                volumes[vm.mount_path] = vol.local_dir
+            key = hashlib.sha256(fn.function_id.encode() + d.SerializeToString(deterministic=True)).hexdigest()[:16]
+            snapshot = bool(d.checkpointing_enabled or d.is_checkpointing_function)
+        cls_name, _, _ = d.function_name.partition(".")
+        return ContainerSpec(
+            mode=mode,
+            module=d.module_name,
+            target=cls_name if mode == "web" else d.function_name,
+            method=method,
+            files=files,
+            env=env,
+            volumes=volumes,
+            snapshot=snapshot,
+            key=key,
+        )
+
+    def _image_env(self, image_id: str) -> dict[str, str]:
+        chain = []
+        while image_id:
+            img = self.state.images.get(image_id)
+            if img is None:
+                break
+            chain.append(img)
+            image_id = img.base_images[0].image_id if img.base_images else ""
+        env: dict[str, str] = {}
+        for img in reversed(chain):
+            for cmd in img.dockerfile_commands:
+                if cmd.startswith("ENV "):
+                    k, _, v = cmd[4:].partition("=")
+                    env[k.strip()] = " ".join(shlex.split(v))
+        return env
+
+    def _secret_env(self, secret_id: str) -> dict[str, str]:
+        for rec in [*self.state.secrets.values(), *self.state.anonymous_secrets.values()]:
+            if rec.secret_id == secret_id:
+                return dict(rec.env_dict)
+        raise AssertionError(f"secret {secret_id} unknown")
+
+    # -- starting containers -------------------------------------------------------------
+    def _layout(self, spec: ContainerSpec) -> tuple[Path, Path]:
+        with self._lock:
+            self._n += 1
+            n = self._n
+        root = self.workdir / "containers" / f"{n:03d}-{spec.target.lower()}"
+        for remote, sha in spec.files:
+            dest = root / remote.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(self.state.blob_data[sha])
+        home = root / "root"  # Modal's working directory; add_local_python_source puts packages there
+        home.mkdir(parents=True, exist_ok=True)
+        return root, home
+
+    def _process_env(self, spec: ContainerSpec, env: dict[str, str], home: Path, ollama_port: int) -> dict[str, str]:
+        out = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")}
+        out.update(env)
+        for key, value in list(out.items()):  # mount the volumes where the environment names them
+            for mount, local in spec.volumes.items():
+                if value == mount or value.startswith(mount.rstrip("/") + "/"):
+                    out[key] = str(local) + value[len(mount.rstrip("/")):]
+        out.update(self.ollama_env)
+        out.update(
+            {
+                "HOME": str(home),
+                "PYTHONPATH": str(home),
+                "PYTHONUNBUFFERED": "1",
+                "OMC_OLLAMA_BIN": f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_OLLAMA))}",
+                "OLLAMA_HOST": f"127.0.0.1:{ollama_port}",
+                "MODAL_SERVER_URL": self.server.url,
+                "MODAL_TOKEN_ID": "ak-container",
+                "MODAL_TOKEN_SECRET": "as-container",
+                "FAKE_CONTAINER_MODULE": spec.module,
+            }
+        )
+        return out
+
+    def _start_web(self, spec: ContainerSpec) -> Container:
+        root, home = self._layout(spec)
+        port = free_port()
+        env = dict(spec.env)
+        restore: dict[str, str] | None = None
+        if spec.snapshot:
+            if spec.key in self.snapshots:  # restored from the snapshot the first container took
+                restore, env = env, {**env, **self.snapshots[spec.key]}
+            else:
+                self.snapshots[spec.key] = dict(env)
+        penv = self._process_env(spec, env, home, free_port())
+        penv.update(FAKE_CONTAINER_MODE="web", FAKE_CONTAINER_CLASS=spec.target, FAKE_CONTAINER_METHOD=spec.method, FAKE_CONTAINER_PORT=str(port))
+        if restore is not None:
+            penv["FAKE_CONTAINER_RESTORE_ENV"] = json.dumps(restore)
+        log = root / "container.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen([sys.executable, str(CONTAINER_MAIN)], cwd=home, env=penv, stdout=out, stderr=subprocess.STDOUT)
+        c = Container(spec, proc, port, root, log)
+        end = time.monotonic() + START_LIMIT_S
+        while True:
+            if proc.poll() is not None:
+                raise Refused(503, f"modal-http: the container exited during startup (code {proc.returncode}):\n{c.output()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return c
+            except OSError:
+                pass
+            if time.monotonic() > end:
+                c.stop()
+                raise Refused(503, f"modal-http: the container did not start:\n{c.output()}")
+            time.sleep(0.05)
+
+    def run_function(self, fn: FunctionRecord, args: tuple, kwargs: dict) -> Any:
+        """A remote call: a one-shot container runs the function; its result or failure comes back."""
+        spec = self.spec(fn, "call")
+        root, home = self._layout(spec)
+        penv = self._process_env(spec, spec.env, home, free_port())
+        inp, outp = root / "input.pkl", root / "output.pkl"
+        inp.write_bytes(pickle.dumps((args, kwargs)))
+        penv.update(FAKE_CONTAINER_MODE="call", FAKE_CONTAINER_FUNCTION=spec.target, FAKE_CONTAINER_INPUT=str(inp), FAKE_CONTAINER_OUTPUT=str(outp))
+        log = root / "container.log"
+        with log.open("wb") as out:
+            proc = subprocess.run([sys.executable, str(CONTAINER_MAIN)], cwd=home, env=penv, stdout=out, stderr=subprocess.STDOUT, timeout=300)
+        for local in spec.volumes.values():
+            with self.state.lock:
+                for vol in self.state.volumes.values():
+                    if vol.local_dir == local:
+                        vol.refresh()
+        if not outp.exists():
+            raise RuntimeError(f"container exited with code {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
+        status, value = pickle.loads(outp.read_bytes())
+        if status != "ok":
+            raise RuntimeError(value)
+        return value
