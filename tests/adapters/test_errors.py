@@ -91,11 +91,24 @@ def test_a_slow_answer_still_succeeds(backend, modal_server, app_file, api_secre
     assert backend.deploy_file(app_file(), APP).version == 1
 
 
-def test_unreachable_server(backend, modal_server, monkeypatch):
+def test_server_gone_before_the_first_call_fails_the_connection_check(backend, modal_server):
+    modal_server.stop()
+
+    err = _remote_error(backend.app_info, APP)
+
+    assert err.message == f"cannot reach Modal at {modal_server.url}: connection refused"
+    assert "MODAL_SERVER_URL" in err.hint
+
+
+def test_server_gone_after_the_connection_check(backend, modal_server, monkeypatch):
     import modal._utils.async_utils
 
+    assert backend.app_info(APP) is None  # reached once: not checked again in this process
     # The SDK retries a refused connection 18 times (about a minute); its test hook shortens that.
     monkeypatch.setattr(modal._utils.async_utils, "RETRY_N_ATTEMPTS_OVERRIDE", 2)
+    from tests.fakes.modal_fixture import reset_modal_client
+
+    reset_modal_client()  # a fresh connection, as a later command in the same process would open
     modal_server.stop()
 
     err = _remote_error(backend.app_info, APP)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 import re
 import sys
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -23,6 +23,7 @@ from ..errors import ConfigError, OmcError, RemoteError
 from . import AppInfo, AutoscalerSettings, CurrentStats, DeployOutcome, Deployment
 
 Progress = Callable[[str], None]
+Waiting = Callable[[str], AbstractContextManager[Any]]
 
 CREDENTIALS_HINT = "run `modal token new` or set MODAL_TOKEN_ID/MODAL_TOKEN_SECRET"
 RETRY_HINT = "this is usually temporary: retry in a minute (Modal status: https://status.modal.com)"
@@ -75,16 +76,28 @@ def translate_error(exc: BaseException, action: str, environment: str | None = N
 
 
 class ModalBackend:
-    """Talks to Modal for one environment (None: MODAL_ENVIRONMENT or the workspace default)."""
+    """Talks to Modal for one environment (None: MODAL_ENVIRONMENT or the workspace default).
 
-    def __init__(self, environment: str | None = None) -> None:
+    ``waiting(message)`` is entered around each call to Modal (the CLI shows a spinner on a
+    terminal); nothing by default."""
+
+    def __init__(self, environment: str | None = None, waiting: Waiting | None = None) -> None:
         self.environment = environment or None
+        self._waiting = waiting or (lambda _message: nullcontext())
+        self._depth = 0
 
     # -- plumbing ----------------------------------------------------------------------------
     @contextmanager
-    def _remote(self, action: str, environment: str | None = None) -> Iterator[None]:
+    def _remote(self, action: str, environment: str | None = None, *, show_waiting: bool = True) -> Iterator[None]:
+        """One call to Modal: fail fast if it cannot be reached, translate SDK errors."""
+        outermost = self._depth == 0
+        self._depth += 1
         try:
-            yield
+            shown = self._waiting(f"waiting on Modal: {action}") if outermost and show_waiting else nullcontext()
+            with shown:
+                if outermost:
+                    _check_reachable()
+                yield
         except OmcError:
             raise
         except Exception as exc:  # noqa: BLE001 - translated or re-raised untouched
@@ -92,6 +105,8 @@ class ModalBackend:
             if err is None:
                 raise
             raise err from exc
+        finally:
+            self._depth -= 1
 
     def _rpc(self, method: str, request: Any) -> Any:
         """One control-plane RPC through the SDK's client (for routes without public API)."""
@@ -309,7 +324,8 @@ class ModalBackend:
 
     def logs(self, app_name: str, follow: bool = False) -> Iterator[str]:
         """Recent log lines, or (``follow``) a live stream until the app finishes or Ctrl-C."""
-        with self._remote(f"reading logs of {app_name}"):
+        # No spinner: log lines are printed while this generator is open.
+        with self._remote(f"reading logs of {app_name}", show_waiting=False):
             app = self._require(app_name)
             entries = app.logs.stream() if follow else app.logs.tail(100)
             for entry in entries:
@@ -397,6 +413,18 @@ class ModalBackend:
         with self._remote("reading billing rates"):
             rates = modal.Workspace.from_context().billing.rates()
             return {k: float(v) for k, v in rates.items()}
+
+
+def _check_reachable() -> None:
+    """Fail within seconds when Modal cannot be reached (see ``reachability``). Without
+    credentials the SDK fails at once by itself, with a better message: nothing to check."""
+    from modal.config import config
+
+    from .reachability import ensure_reachable
+
+    if not (config.get("token_id") and config.get("token_secret")) and not config.get("oauth_refresh_token"):
+        return
+    ensure_reachable(config.get("server_url"))
 
 
 @contextmanager

@@ -22,8 +22,10 @@ EnvOpt = Annotated[
 def backend(environment: str | None = None) -> Any:
     """The Modal adapter; imported here so `modal` loads only for commands that need it."""
     from ..adapters.modal_backend import ModalBackend
+    from . import output
 
-    return ModalBackend(environment=environment)
+    # Looked up at each call, so the spinner follows output.err (a terminal or not).
+    return ModalBackend(environment=environment, waiting=lambda message: output.working(message))
 
 
 def confirm(question: str, yes: bool) -> None:
