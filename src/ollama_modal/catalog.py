@@ -43,8 +43,10 @@ GPUS: dict[str, GpuModel] = {
         # The 24 GB tier: Modal's docs call it A10; users and older guides say A10G.
         GpuModel("A10", 24, 600, 0.000306, aliases=("A10G",)),
         GpuModel("L40S", 48, 864, 0.000542),
-        GpuModel("A100-40GB", 40, 1555, 0.000583, aliases=("A100",), memory="HBM"),
-        GpuModel("A100-80GB", 80, 2039, 0.000694, memory="HBM"),
+        # "A100" means the 80 GB card everywhere in omc (the a100-* profiles run it); Modal's own
+        # bare "A100" is the 40 GB one, so omc always sends the full name.
+        GpuModel("A100-40GB", 40, 1555, 0.000583, memory="HBM"),
+        GpuModel("A100-80GB", 80, 2039, 0.000694, aliases=("A100",), memory="HBM"),
         GpuModel("H100", 80, 3350, 0.001097, aliases=("H100!",), memory="HBM"),
         GpuModel("H200", 141, 4800, 0.001261, memory="HBM"),
         GpuModel("B200", 180, 8000, 0.001736, memory="HBM"),

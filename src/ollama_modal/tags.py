@@ -23,11 +23,16 @@ PROFILE = "omc-profile"
 GPU = "omc-gpu"
 CONFIG_HASH = "omc-config-hash"
 VERSION = "omc-version"
+MODEL = "omc-model"
+#: The GPU ``omc switch-gpu`` deliberately put in place of the profile's (absent: the profile's GPU).
+GPU_SWITCH = "omc-gpu-switch"
+#: The profile's warm schedule (JSON), when it has one: status tells the scheduler's changes from drift.
+WARM_SCHEDULE = "omc-warm-schedule"
 
 #: Deployed settings, for field-level plans against what runs: tag -> (label, reader).
 FIELDS: dict[str, tuple[str, object]] = {
     "omc-gpu": ("gpu", lambda p: gpu_text(p)),
-    "omc-model": ("model", lambda p: encode_model(p.model.name)),
+    "omc-model": ("model", lambda p: p.model.name),
     "omc-store": ("model store", lambda p: p.model.store),
     "omc-ollama": ("ollama version", lambda p: p.ollama.version),
     "omc-auth": ("auth", lambda p: p.server.auth),
@@ -45,55 +50,168 @@ LIVE_PREFIX = "omc-live-"
 
 _ALPHABET = re.compile(r"[^A-Za-z0-9._-]")
 
+# -- the value codec -----------------------------------------------------------------------
+# Tag values allow only [A-Za-z0-9._-]: every other character is escaped with '_' and a
+# letter ('_c' is ':', '_s' is '/', '_m' is ',', ...) or '_x' and four hex digits, so any text
+# round-trips (`codellama:7b` <-> `codellama_c7b`). Apps tagged before the codec existed
+# carry no CODEC tag: their values are read as they are (the model tag was already escaped).
+CODEC = "omc-codec"
+CODEC_VERSION = "2"
+_ESCAPES = {
+    "_": "u", ":": "c", "/": "s", ",": "m", " ": "w", "@": "a", "+": "p", "=": "e",
+    '"': "q", "[": "b", "]": "d", "{": "o", "}": "f",
+}
+_UNESCAPES = {v: k for k, v in _ESCAPES.items()}
+_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-")
+MAX_TAG = 63
+
+
+def encode(value: object) -> str:
+    """Any value as tag-alphabet text, reversibly (None -> ``none``; may exceed 63 characters)."""
+    text = "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    out = []
+    for ch in text:
+        if ch in _SAFE:
+            out.append(ch)
+        elif ch in _ESCAPES:
+            out.append("_" + _ESCAPES[ch])
+        else:
+            out.append("".join(f"_x{b:02x}" for b in ch.encode("utf-8")))
+    return "".join(out) or "_0"  # Modal refuses empty values; '_0' is the empty string
+
+
+def decode(text: str) -> str:
+    """Inverse of :func:`encode`; text that is not a valid encoding is returned as it is."""
+    out, raw, i = [], bytearray(), 0
+    try:
+        while i < len(text):
+            if text[i] != "_":
+                out.append(text[i])
+                i += 1
+                continue
+            code = text[i + 1]
+            if code == "x":
+                raw.clear()
+                while text.startswith("_x", i):  # a UTF-8 sequence, byte by byte
+                    raw.append(int(text[i + 2 : i + 4], 16))
+                    i += 4
+                out.append(raw.decode("utf-8"))
+                continue
+            out.append("" if code == "0" else _UNESCAPES[code])
+            i += 2
+    except (IndexError, KeyError, ValueError, UnicodeDecodeError):
+        return text
+    return "".join(out)
+
 
 def tag_value(value: object) -> str:
-    """Any value in Modal's tag alphabet (``codellama:7b`` -> ``codellama_7b``; None -> ``none``)."""
-    text = "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-    return (_ALPHABET.sub("_", text) or "_")[:63]
+    """``encode(value)``, cut to Modal's 63 characters (use :func:`put` to keep longer values whole)."""
+    return encode(value)[:MAX_TAG]
 
 
-_MODEL_ESCAPES = (("_", "_u"), (":", "_c"), ("/", "_s"))
+def put(tags: dict[str, str], key: str, value: object) -> None:
+    """Store ``value`` under ``key``; longer than 63 characters, it continues in ``key.1``, ``key.2``..."""
+    text = encode(value)
+    for k in [k for k in tags if _continues(k, key)]:
+        del tags[k]
+    tags[key] = text[:MAX_TAG]
+    for n, i in enumerate(range(MAX_TAG, len(text), MAX_TAG), start=1):
+        tags[f"{key}.{n}"] = text[i : i + MAX_TAG]
+
+
+def _continues(k: str, key: str) -> bool:
+    head, dot, n = k.rpartition(".")
+    return bool(dot) and head == key and n.isdigit()
+
+
+def read(tags: dict[str, str], key: str) -> str | None:
+    """The value stored under ``key`` as it was given to :func:`put` (None when absent)."""
+    if key not in tags:
+        return None
+    text = tags[key] + "".join(tags.get(f"{key}.{n}", "") for n in range(1, 1 + sum(_continues(k, key) for k in tags)))
+    if tags.get(CODEC) == CODEC_VERSION:
+        return decode(text)
+    return (decode_model(text) or text) if key == MODEL else text
 
 
 def encode_model(name: str) -> str:
     """Reversible: ``codellama:7b`` -> ``codellama_c7b`` (tags allow no ':' or '/')."""
-    for raw, esc in _MODEL_ESCAPES:
-        name = name.replace(raw, esc)
-    return name
+    return encode(name)
 
 
 def decode_model(text: str) -> str | None:
-    """Inverse of encode_model; None when the tag was cut at 63 characters or is not ours."""
-    if len(text) >= 63:
+    """The model name of a model tag of any codec version; None when it is not an encoding."""
+    if len(text) >= MAX_TAG:
         return None
-    out, i = [], 0
-    table = {esc[1]: raw for raw, esc in _MODEL_ESCAPES}
-    while i < len(text):
-        if text[i] == "_":
-            if i + 1 >= len(text) or text[i + 1] not in table:
-                return None
-            out.append(table[text[i + 1]])
-            i += 2
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
+    out = decode(text)
+    return None if (out == text and "_" in text) else out
 
 
 def gpu_text(profile: Profile) -> str:
-    return ",".join(profile.gpu.types) + (f"x{profile.gpu.count}" if profile.gpu.count > 1 else "")
+    """The ranked GPU list as Modal takes it: ``A10``, ``H100,A100-80GB``, ``H100:2,A100-80GB:2``."""
+    return ",".join(s for s in ([profile.gpu.modal_spec] if isinstance(profile.gpu.modal_spec, str) else profile.gpu.modal_spec))
+
+
+def gpu_display(text: str | None) -> str | None:
+    """``H100,A100-80GB`` -> ``H100, A100-80GB`` (also the older ``H100,A100x2`` form)."""
+    if text is None:
+        return None
+    return ", ".join(part.strip() for part in text.split(",") if part.strip())
+
+
+def parse_gpu(text: str) -> tuple[list[str], int]:
+    """GPU types and the count per container from a recorded GPU text (any codec version)."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    count = 1
+    types = []
+    for p in parts:
+        name, sep, n = p.partition(":")
+        if not sep:
+            legacy = re.fullmatch(r"(.+?)x(\d+)", p)
+            name, n = (legacy.group(1), legacy.group(2)) if legacy else (p, "")
+        types.append(name)
+        if n.isdigit():
+            count = int(n)
+    return types, count
 
 
 def app_tags(profile: Profile, config_hash: str) -> dict[str, str]:
     tags = {
         MANAGED: "1",
-        PROFILE: tag_value(profile.name),
+        CODEC: CODEC_VERSION,
         CONFIG_HASH: config_hash,
         VERSION: tag_value(__version__),
     }
-    for key, (_label, read) in FIELDS.items():
-        tags[key] = tag_value(read(profile))  # type: ignore[operator]
+    put(tags, PROFILE, profile.name)
+    for key, (_label, read_profile) in FIELDS.items():
+        put(tags, key, read_profile(profile))  # type: ignore[operator]
+    if profile.warm.schedule:
+        windows = [w.model_dump(mode="json") for w in profile.warm.schedule]
+        put(tags, WARM_SCHEDULE, json.dumps(windows, separators=(",", ":"), sort_keys=True))
     return dict(sorted(tags.items()))
+
+
+def with_gpu_switch(tags: dict[str, str], gpu: str | None) -> dict[str, str]:
+    """``tags`` recording (or, with None, no longer recording) a deliberate GPU switch to ``gpu``."""
+    out = {k: v for k, v in tags.items() if k != GPU_SWITCH and not _continues(k, GPU_SWITCH)}
+    if gpu is not None:
+        put(out, GPU_SWITCH, gpu)
+    return dict(sorted(out.items()))
+
+
+def gpu_switch(tags: dict[str, str] | None) -> str | None:
+    """The GPU a deliberate ``omc switch-gpu`` put in place (Modal's spec text), or None."""
+    return read(tags or {}, GPU_SWITCH)
+
+
+def recorded(tags: dict[str, str]) -> dict[str, str]:
+    """Every omc tag that describes the deployment, decoded (continuations joined, no snapshots)."""
+    return {k: v for k in deployed_part(tags) if not _is_continuation(k) and (v := read(tags, k)) is not None}
+
+
+def _is_continuation(k: str) -> bool:
+    head, dot, n = k.rpartition(".")
+    return bool(dot) and n.isdigit() and head.startswith("omc-")
 
 
 def live_tag(key: str) -> str:
@@ -121,24 +239,21 @@ def with_live_overrides(tags: dict[str, str], overrides: dict[str, int | None]) 
 @dataclass(frozen=True)
 class FieldChange:
     field: str
-    deployed: str | None  # as recorded in the tag
+    deployed: str | None  # as recorded on the app (decoded)
     desired: str  # as the profile says it
 
     @property
     def changed(self) -> bool:
-        return self.deployed not in (self.desired, tag_value(self.desired))
+        return self.deployed != self.desired
 
 
 def diff(profile: Profile, deployed_tags: dict[str, str] | None) -> list[FieldChange]:
     """Field-level differences between a profile and the tags of what runs (all fields if nothing runs)."""
     tags = deployed_tags or {}
-    out = [FieldChange("profile", tags.get(PROFILE), profile.name)]
-    for key, (label, read) in FIELDS.items():
-        value = read(profile)  # type: ignore[operator]
-        deployed = tags.get(key)
-        if key == "omc-model":
-            value, deployed = profile.model.name, (decode_model(deployed) or deployed) if deployed else None
-        out.append(FieldChange(label, deployed, "none" if value is None else str(value)))
+    out = [FieldChange("profile", read(tags, PROFILE), profile.name)]
+    for key, (label, read_profile) in FIELDS.items():
+        value = read_profile(profile)  # type: ignore[operator]
+        out.append(FieldChange(label, read(tags, key), "none" if value is None else str(value)))
     return out
 
 

@@ -36,9 +36,24 @@ def test_matrix_profile_resolves(gpu: str, policy: str) -> None:
 
 
 def test_gpu_aliases_and_case() -> None:
-    for spelled, canonical in [("a10g", "A10"), ("A10", "A10"), ("a100", "A100-40GB"), ("a100-80gb", "A100-80GB"), ("h100", "H100")]:
+    for spelled, canonical in [("a10g", "A10"), ("A10", "A10"), ("a100", "A100-80GB"), ("a100-40gb", "A100-40GB"), ("a100-80gb", "A100-80GB"), ("h100", "H100")]:
         p = resolve("a10g-balanced", {("gpu", "type"): (spelled, Origin("flag", "--gpu"))}).profile
         assert p.gpu.type == canonical
+
+
+def test_a_gpu_word_means_what_the_profiles_of_that_name_run() -> None:
+    """`a100` in switch-gpu, --gpu or a profile file is the GPU the a100-* profiles use (one meaning)."""
+    from ollama_modal.catalog import lookup_gpu
+    from ollama_modal.config.discovery import list_profiles
+
+    names = [row.name for row in list_profiles()]
+    checked = 0
+    for name in names:
+        word, _, _policy = name.partition("-")
+        if name.count("-") and lookup_gpu(word) is not None:
+            assert resolve(name).profile.gpu.type == lookup_gpu(word).name, name
+            checked += 1
+    assert checked >= 12
 
 
 def test_gpu_count_shorthand_and_fallback() -> None:

@@ -46,9 +46,20 @@ class ModalRpcs(FunctionRpcs, ObjectRpcs, api_grpc.ModalClientBase):
     # -- apps -----------------------------------------------------------------------------
     async def AppGetByDeploymentName(self, stream: Any) -> None:
         req = await stream.recv_message()
+        env = self.state.env(req.environment_name)
         with self.state.lock:
-            app = self.state.deployed_app(req.name, req.environment_name)
-        await stream.send_message(api_pb2.AppGetByDeploymentNameResponse(app_id=app.app_id if app else ""))
+            app = self.state.deployed_app(req.name, env)
+            # As the SDK reads it (modal/cli/app.py resolve_app_identifier): `app_id` for the live
+            # deployment; else `previous_app_id` for one stopped since it was last deployed.
+            stopped = None if app else self.state.recently_stopped(req.name, env)
+            resp = api_pb2.AppGetByDeploymentNameResponse(
+                app_id=app.app_id if app else "",
+                previous_app_id=stopped.app_id if stopped else "",
+                environment_name=env,
+            )
+            if app or stopped:
+                resp.lifecycle.CopyFrom(self.state.lifecycle(app or stopped))
+        await stream.send_message(resp)
 
     async def AppCreate(self, stream: Any) -> None:
         req = await stream.recv_message()

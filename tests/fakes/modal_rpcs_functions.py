@@ -91,6 +91,8 @@ class FunctionRpcs(RpcBase):
             fn = self.state.functions.get(fid) or FunctionRecord(fid, req.app_id, first.function_name)
             self.state.functions[fid] = fn
             fn.definition = first
+            fn.data = api_pb2.FunctionData()
+            fn.data.CopyFrom(data)
             fn.ranked_gpus = [r.resources.gpu_config.gpu_type for r in ranked]
             fn.static_settings = static_settings(first)
             fn.web_urls[""] = self._web_url(req.app_id, first.function_name, first.webhook_config)
@@ -111,6 +113,8 @@ class FunctionRpcs(RpcBase):
         await stream.send_message(api_pb2.ClassCreateResponse(class_id=class_id))
 
     def _function_data(self, fn: FunctionRecord) -> api_pb2.FunctionData:
+        if fn.data is not None:  # what FunctionCreate recorded, every rank
+            return fn.data
         data = api_pb2.FunctionData(function_name=fn.definition.function_name if fn.definition else fn.tag)
         if fn.definition is not None:
             data.ranked_functions.add(rank=0, function=fn.definition)
@@ -126,6 +130,13 @@ class FunctionRpcs(RpcBase):
             resp = api_pb2.FunctionGetResponse(
                 function_id=fn.function_id, handle_metadata=self._function_metadata(fn), function=self._function_data(fn)
             )
+        await stream.send_message(resp)
+
+    async def FunctionGetById(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        with self.state.lock:
+            fn = self._function(req.function_id)
+            resp = api_pb2.FunctionGetByIdResponse(function=self._function_data(fn), handle_metadata=self._function_metadata(fn))
         await stream.send_message(resp)
 
     async def ClassGet(self, stream: Any) -> None:

@@ -43,6 +43,7 @@ class Deployment:
     rollback_version: int = 0
     deployed_by: str = DEPLOYED_BY
     definitions: dict[str, api_pb2.Function] = field(default_factory=dict)  # function id -> what ran
+    function_data: dict[str, api_pb2.FunctionData] = field(default_factory=dict)  # function id -> every rank
 
 
 @dataclass
@@ -74,6 +75,7 @@ class FunctionRecord:
     app_id: str
     tag: str
     definition: api_pb2.Function | None = None  # rank 0 of what FunctionCreate sent
+    data: api_pb2.FunctionData | None = None  # every rank, as FunctionGet / FunctionGetById answer
     ranked_gpus: list[str] = field(default_factory=list)
     web_urls: dict[str, str] = field(default_factory=dict)  # method ("" for a function) -> url
     static_settings: api_pb2.AutoscalerSettings = field(default_factory=api_pb2.AutoscalerSettings)
@@ -172,6 +174,13 @@ class ControlPlaneState:
                 return app
         return None
 
+    def recently_stopped(self, name: str, environment: str) -> AppRecord | None:
+        """The last deployed app of that name if it was stopped and none was deployed since."""
+        env = self.env(environment)
+        named = [a for a in self.apps.values() if a.name == name and a.environment == env and a.deployments]
+        last = max(named, key=lambda a: (a.current.deployed_at, a.app_id), default=None)
+        return last if last is not None and last.state == api_pb2.APP_STATE_STOPPED else None
+
     def app(self, app_id: str) -> AppRecord | None:
         return self.apps.get(app_id)
 
@@ -228,13 +237,16 @@ class ControlPlaneState:
             fn = self.functions[fid]
             fn.definition = definition
             fn.static_settings = static_settings(definition)
-            fn.ranked_gpus = [definition.resources.gpu_config.gpu_type]
+            fn.data = target.function_data.get(fid)
+            ranked = [r.function for r in fn.data.ranked_functions] if fn.data else [definition]
+            fn.ranked_gpus = [r.resources.gpu_config.gpu_type for r in ranked]
         self._activate(app, dep)
         return dep
 
     def _activate(self, app: AppRecord, dep: Deployment) -> None:
         if not dep.definitions:
             dep.definitions = {f: self.functions[f].definition for f in dep.function_ids.values() if f in self.functions}
+            dep.function_data = {f: self.functions[f].data for f in dep.function_ids.values() if f in self.functions and self.functions[f].data}
         app.deployments.append(dep)
         app.tags = dict(dep.tags)
         app.function_ids, app.class_ids = dict(dep.function_ids), dict(dep.class_ids)

@@ -97,3 +97,41 @@ def test_rollback_without_any_record_is_reported_not_guessed(omc, modal_server) 
     # The next deploy records what runs again.
     assert deploy(omc).exit_code == 0
     assert omc("status", "--check", "--no-health").exit_code == 0
+
+
+def test_stop_then_status_then_deploy_again(omc, modal_server) -> None:
+    deploy(omc)
+    assert omc("stop", "--yes").exit_code == 0
+    st = json.loads(omc("status", "--json").stdout)
+    assert st["deployed"] is False and st["state"] == "stopped" and st["stopped_at"]
+    r = omc("status", "--check")
+    assert r.exit_code == 4 and "stopped" in r.stderr and "omc deploy" in r.stderr
+    assert "stopped" in omc("status").stderr
+
+    r = omc("deploy", "--profile", "a10g-balanced", "--yes", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["skipped"] is False
+    st = json.loads(omc("status", "--json", "--no-health").stdout)
+    assert st["deployed"] is True and st["state"] == "deployed" and st["ok"] is True
+
+
+def test_a_stopped_app_is_not_a_deployment_even_if_a_lookup_by_name_returns_it(omc, modal_server, monkeypatch) -> None:
+    """Modal does not document what a lookup by name answers for a stopped app: omc reads its state."""
+    from modal_proto import api_pb2
+
+    deploy(omc)
+    assert omc("stop", "--yes").exit_code == 0
+    state = modal_server.state
+
+    def any_state(name, environment):
+        env = state.env(environment)
+        return next((a for a in state.apps.values() if a.name == name and a.environment == env and a.deployments), None)
+
+    monkeypatch.setattr(state, "deployed_app", any_state)
+    assert state.deployed_app("omc-ollama", "").state == api_pb2.APP_STATE_STOPPED
+    st = json.loads(omc("status", "--json").stdout)
+    assert st["deployed"] is False
+    r = omc("deploy", "--profile", "a10g-balanced", "--yes", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["skipped"] is False
+    assert state.deployed_app("omc-ollama", "").state == api_pb2.APP_STATE_DEPLOYED

@@ -22,6 +22,7 @@ class AppInfo:
     deployed_at: str | None = None  # ISO 8601, UTC
     description: str = ""
     containers: int | None = None  # known when listed; None from a single-app lookup
+    stopped_at: str | None = None  # ISO 8601, UTC; set for a stopped app
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -27,6 +27,7 @@ Waiting = Callable[[str], AbstractContextManager[Any]]
 
 CREDENTIALS_HINT = "run `modal token new` or set MODAL_TOKEN_ID/MODAL_TOKEN_SECRET"
 RETRY_HINT = "this is usually temporary: retry in a minute (Modal status: https://status.modal.com)"
+_GONE = frozenset({"stopped", "stopping", "disabled"})
 _MARKUP = re.compile(r"\[/?[a-z][a-z0-9 _#=-]*\]")
 
 
@@ -237,13 +238,17 @@ class ModalBackend:
 
     # -- apps --------------------------------------------------------------------------------
     def app_info(self, app_name: str) -> AppInfo | None:
+        """The live deployment of ``app_name``; None when none runs (never deployed, or stopped)."""
         with self._remote(f"looking up app {app_name}"):
             app = self._lookup(app_name)
             if app is None:
                 return None
             info = app.info()
+            life = info.lifecycle
+            state = getattr(life.state, "value", str(life.state))
+            if state in _GONE:  # a stopped app is no deployment, whatever a lookup by name returns
+                return None
             tags = app.get_tags()
-        life = info.lifecycle
         return AppInfo(
             name=app_name,
             app_id=info.app_id,
@@ -252,6 +257,30 @@ class ModalBackend:
             version=life.version,
             deployed_at=_iso(life.deployed_at),
             description=info.description,
+        )
+
+    def stopped_app(self, app_name: str) -> AppInfo | None:
+        """The app of that name that was stopped recently, if no other was deployed since; else None.
+
+        RPC ``AppGetByDeploymentName``, as ``modal app`` commands resolve a name: ``previous_app_id``
+        names the stopped app.
+        """
+        from modal._object import _get_environment_name
+        from modal_proto import api_pb2
+
+        with self._remote(f"looking up app {app_name}"):
+            env = _get_environment_name(self.environment) or ""
+            resp = self._rpc("AppGetByDeploymentName", api_pb2.AppGetByDeploymentNameRequest(name=app_name, environment_name=env))
+        if resp.app_id or not resp.previous_app_id:
+            return None
+        life = resp.lifecycle
+        return AppInfo(
+            name=app_name,
+            app_id=resp.previous_app_id,
+            state=api_pb2.AppState.Name(life.app_state).removeprefix("APP_STATE_").lower() if life.app_state else "stopped",
+            version=life.version or None,
+            deployed_at=_iso(life.deployed_at),
+            stopped_at=_iso(life.stopped_at),
         )
 
     def list_apps(self) -> list[AppInfo]:
@@ -343,6 +372,13 @@ class ModalBackend:
         with self._remote(f"reading autoscaler settings of {app_name}"):
             s = self._service_function(app_name, cls_name).autoscaler.settings()
         return AutoscalerSettings(s.min_containers or 0, s.max_containers, s.buffer_containers or 0, s.scaledown_window)
+
+    def function_gpus(self, app_name: str, cls_name: str) -> list[str]:
+        """The ranked GPUs Modal runs the class on, as specs (``["H100", "A100-80GB"]``, ``["H100:2"]``);
+        empty on CPU. From the function's definition as Modal keeps it (``Function.info()``)."""
+        with self._remote(f"reading the GPU of {app_name}"):
+            info = self._service_function(app_name, cls_name).info(refresh=True)
+        return [t if n == 1 else f"{t}:{n}" for t, n in info.gpus]
 
     def update_autoscaler(self, app_name: str, cls_name: str, **settings: int | None) -> AutoscalerSettings:
         """Live change (no redeploy); only the keys given are changed. A later deploy resets them.

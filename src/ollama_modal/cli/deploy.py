@@ -20,7 +20,11 @@ def deploy_cmd(
     tag: Annotated[Optional[str], typer.Option("--tag", help="Deployment tag recorded by Modal (e.g. a git SHA).")] = None,
     overrides: o.Overrides = None,
 ) -> None:
-    """Deploy a profile: show a field-level plan against what runs and its idle cost, ask, deploy."""
+    """Deploy a profile: show a field-level plan against what runs and its idle cost, ask, deploy.
+
+    A GPU put in place by `omc switch-gpu` stays (undo with `omc switch-gpu --reset`, or name
+    `--gpu`), and so do live warm settings from `omc switch-warm`; the plan says so.
+    """
     from ..config.loader import Origin
     from ..errors import RemoteError
     from ..services import deploy as svc

@@ -24,6 +24,14 @@ def show_plan(plan: Any, *, to_stdout: bool) -> None:
         for r in rows:
             t.add_row(*[str(x) for x in r])
         console.print(t)
+    if plan.gpu_switch:
+        from .. import tags as T
+
+        console.print(
+            f"GPU switch stays in force: {T.gpu_display(plan.gpu_switch)} instead of the profile's "
+            f"{T.gpu_display(plan.profile_gpu)} (undo with `omc switch-gpu --reset`)",
+            highlight=False,
+        )
     if plan.live_overrides:
         console.print(
             f"live warm settings stay in force after deploy: {plan.live_overrides} (clear with `omc switch-warm --reset`)",

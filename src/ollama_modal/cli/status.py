@@ -16,11 +16,20 @@ def status_cmd(
         Optional[str], typer.Option("--profile", "-p", help="Local profile to compare with what runs (default: the one the app records).")
     ] = None,
     json_: o.JsonOpt = False,
-    check: Annotated[bool, typer.Option("--check", help="Exit 4 when not deployed, unhealthy or drifted (a CI gate).")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Exit 4 when not deployed, stopped, unhealthy or drifted (a CI gate). Drift: against the local profile "
+            "(with a deliberate `omc switch-gpu` and live warm settings taken into account), and what Modal runs "
+            "against what omc recorded at deploy time (used alone when the profile is not found here).",
+        ),
+    ] = False,
     no_health: Annotated[bool, typer.Option("--no-health", help="Skip the endpoint health request.")] = False,
     env: EnvOpt = None,
 ) -> None:
     """What runs: profile, GPU, effective warm policy, containers, endpoint health and drift."""
+    from .. import tags as T
     from ..config import resolve
     from ..errors import CheckFailed, ConfigError
     from ..services.apps import pick_app
@@ -33,58 +42,82 @@ def status_cmd(
     info_profile = profile
     if info_profile is None:
         info = be.app_info(name)
-        info_profile = (info.tags or {}).get("omc-profile") if info else None
+        info_profile = T.read(info.tags or {}, T.PROFILE) if info else None
     if info_profile:
         try:
             local = resolve(info_profile).profile
         except ConfigError as e:
             if profile:
                 raise
-            warn(f"cannot compare with the local profile {info_profile!r}: {e.message}")
+            warn(
+                f"cannot compare with the local profile {info_profile!r}: {e.message}; comparing what runs with what "
+                "omc recorded at deploy time instead (run from the repository that holds the profile, or pass --profile NAME|PATH)"
+            )
     st = collect(be, name, local, check_endpoint=not no_health)
     if json_:
         print_json(st.to_json())
     else:
         if not st.deployed:
-            err.print(f"{name}: not deployed", highlight=False)
+            what = f"stopped{' at ' + st.stopped_at if st.stopped_at else ''}" if st.state == "stopped" else "not deployed"
+            err.print(f"{name}: {what}", highlight=False)
         else:
-            def warm(k: str) -> str:
-                v = st.warm.get(k)
-                mark = " (live)" if k in st.live_overrides else ""
-                return f"{v}{mark}"
-
-            health = st.health
-            h = "ready" if health.get("ready") else ("skipped" if health.get("skipped") else f"NOT READY {health.get('error') or health.get('reason') or health.get('status_code') or ''}")
-            rows = [
-                ["app", f"{st.app} ({st.app_id}) v{st.deployed_version} {st.deployed_at or ''}"],
-                ["profile", st.profile],
-                ["gpu", st.gpu],
-                ["model", st.model],
-                ["url", st.url],
-                ["warm", ", ".join(f"{k}={warm(k)}" for k in ("scaledown_window", "min_containers", "max_containers", "buffer_containers"))],
-                ["containers", f"{st.containers} running, backlog {st.backlog}"],
-                *(
-                    [["schedule", _window_text(st.active_window)]]
-                    if st.active_window is not None
-                    else []
-                ),
-                ["health", h + (f" · {health.get('model')} · {health.get('size_vram')} B VRAM · ollama {health.get('ollama_version')}" if health.get("ready") else "")],
-                ["drift", "not checked (no local profile)" if not st.drift_checked else ("none" if not st.drift else "; ".join(f"{d['field']}: {d['deployed']} -> {d['local']}" for d in st.drift))],
-            ]
-            table(["", ""], rows)
+            table(["", ""], _rows(st, info_profile if local is None else None))
         for p in st.problems:
             warn(p)
     if check and not st.ok:
         reasons = []
-        if not st.deployed:
+        if st.state == "stopped":
+            reasons.append("stopped (deploy it again with `omc deploy --profile NAME`)")
+        elif not st.deployed:
             reasons.append("not deployed")
         elif not st.healthy:
             reasons.append("endpoint not ready")
         if st.drift:
             reasons.append("drifted from the local profile")
+        if st.runtime_drift:
+            reasons.append("what Modal runs differs from what omc deployed (" + ", ".join(d["field"] for d in st.runtime_drift) + ")")
         if not st.settings_known:
-            reasons.append("settings unknown since a rollback (run `omc deploy`)")
+            reasons.append("settings unknown (run `omc deploy --profile NAME`)")
+        elif st.deployed and not st.drift_checked:
+            reasons.append("drift not checked: no local profile and Modal's report unavailable (pass --profile NAME|PATH)")
         raise CheckFailed(f"status check failed: {', '.join(reasons)}")
+
+
+def _rows(st, missing_profile: str | None) -> list[list[str]]:
+    def warm(k: str) -> str:
+        v = st.warm.get(k)
+        mark = " (live)" if k in st.live_overrides else ""
+        return f"{'none' if v is None else v}{mark}"
+
+    health = st.health
+    h = "ready" if health.get("ready") else ("skipped" if health.get("skipped") else f"NOT READY {health.get('error') or health.get('reason') or health.get('status_code') or ''}")
+    gpu = st.gpu or "-"
+    if st.gpu_switch:
+        was = f" instead of the profile's {st.gpu_switch['profile_gpu']}" if st.gpu_switch.get("profile_gpu") else ""
+        gpu += f" (switched with `omc switch-gpu`{was}; undo: omc switch-gpu --reset)"
+    if not st.drift_checked:
+        drift = "not checked (Modal's report unavailable and no local profile)"
+    elif st.drift:
+        drift = "; ".join(f"{d['field']}: {d['deployed']} -> {d['local']}" for d in st.drift)
+    elif st.drift_basis == "recorded":
+        drift = f"none against what omc recorded at deploy (local profile {missing_profile!r} not found: pass --profile NAME|PATH to compare)" if missing_profile else "none against what omc recorded at deploy"
+    else:
+        drift = "none"
+    rows = [
+        ["app", f"{st.app} ({st.app_id}) v{st.deployed_version} {st.deployed_at or ''}".rstrip()],
+        ["profile", st.profile or "-"],
+        ["gpu", gpu],
+        ["model", st.model or "-"],
+        ["url", st.url or "-"],
+        ["warm", ", ".join(f"{k}={warm(k)}" for k in ("scaledown_window", "min_containers", "max_containers", "buffer_containers"))],
+        ["containers", f"{st.containers} running, backlog {st.backlog}" if st.containers is not None else "unknown"],
+        *([["schedule", _window_text(st.active_window)]] if st.active_window is not None else []),
+        ["health", h + (f" · {health.get('model')} · {health.get('size_vram')} B VRAM · ollama {health.get('ollama_version')}" if health.get("ready") else "")],
+        ["drift", drift],
+    ]
+    if st.runtime_drift:
+        rows.append(["modal runs", "; ".join(f"{d['field']}={d['running']} (omc recorded {d['recorded']})" for d in st.runtime_drift)])
+    return rows
 
 
 def _window_text(active: dict) -> str:

@@ -11,14 +11,23 @@ from .common import AppOpt, EnvOpt, backend, confirm, progress_printer
 
 
 def switch_gpu_cmd(
-    gpu: Annotated[str, typer.Argument(help="GPU type, or a ranked fallback list: h100,a100-80gb.")],
+    gpu: Annotated[
+        Optional[str],
+        typer.Argument(help="GPU type, or a ranked fallback list: h100,a100-80gb. `a100` is the A100-80GB, as in the a100-* profiles."),
+    ] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Undo the switch: back to the profile's own GPU.")] = False,
     app: AppOpt = None,
     profile: Annotated[Optional[str], typer.Option("--profile", "-p", help="Profile to use instead of the one the app records.")] = None,
     yes: o.YesOpt = False,
     json_: o.JsonOpt = False,
     env: EnvOpt = None,
 ) -> None:
-    """Redeploy what runs on another GPU. The URL, warm settings and live overrides stay."""
+    """Redeploy what runs on another GPU. The URL, warm settings and live overrides stay.
+
+    The switch is recorded on the app as deliberate: `omc status` shows it and `status --check`
+    passes, and later `omc deploy --profile ...` runs keep the switched GPU (their plan says so)
+    until `omc switch-gpu --reset` or a deploy with `--gpu`.
+    """
     from ..pricing import always_on_monthly
     from ..services import deploy as svc
     from ..services.apps import pick_app
@@ -28,15 +37,18 @@ def switch_gpu_cmd(
 
     be = backend(env)
     name = pick_app(be, app)
-    plan = plan_gpu_switch(be, name, gpu, profile)
+    plan = plan_gpu_switch(be, name, gpu, profile, reset=reset)
     for w in plan.resolved.warnings:
         warn(w)
-    old_gpu = (plan.deployed_tags or {}).get("omc-gpu", "?")
+    from .. import tags as T
+
+    old_gpu = T.gpu_display(T.read(plan.deployed_tags or {}, T.GPU)) or "?"
     if not json_:
         show_plan(plan, to_stdout=False)
         err.print(f"always-on cost per container: {usd(always_on_monthly(plan.profile))}/month on {', '.join(plan.profile.gpu.types)}", highlight=False)
     if not plan.unchanged:
-        confirm(f"Move {name} from {old_gpu} to {', '.join(plan.profile.gpu.types)}?", yes)
+        what = " (the profile's own GPU)" if reset else ""
+        confirm(f"Move {name} from {old_gpu} to {', '.join(plan.profile.gpu.types)}{what}?", yes)
     result = svc.execute(plan, be, progress=progress_printer())
     if json_:
         print_json({**result.to_json(), "previous_gpu": old_gpu})

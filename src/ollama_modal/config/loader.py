@@ -136,6 +136,23 @@ def resolve(ref: str, overrides: dict[Key, tuple[Any, Origin]] | None = None) ->
     return ResolvedProfile(profile, path, files, origins, warnings)
 
 
+def with_gpu(resolved: ResolvedProfile, types: list[str], count: int, origin: Origin, *, hint: str | None = None) -> ResolvedProfile:
+    """``resolved`` with its GPU replaced by ``types`` (ranked) x ``count``, validated and fit-checked again."""
+    from .fit import check_fit
+
+    data = resolved.profile.model_dump(mode="json")
+    data["gpu"] = {"type": types[0], "count": count, "fallback": list(types[1:])}
+    try:
+        profile = Profile.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{origin}: invalid GPU", format_validation_errors(e, {}, default_file=Path(str(origin))), hint=hint) from None
+    errors, warnings = check_fit(profile)
+    if errors:
+        raise ConfigError(f"{origin}: the model does not fit the GPU", [m for _key, m in errors], hint=hint)
+    origins = {**resolved.origins, ("gpu", "type"): origin, ("gpu", "count"): origin, ("gpu", "fallback"): origin}
+    return ResolvedProfile(profile, resolved.path, resolved.files, origins, warnings)
+
+
 def _drop_legacy(raw: dict[str, Any]) -> None:
     """Old Modal names are reported once, by legacy_key_problems, not again as unknown keys."""
     from .errors import LEGACY_KEYS

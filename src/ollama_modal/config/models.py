@@ -67,7 +67,7 @@ class GpuConfig(OmcModel):
     type: Annotated[
         str,
         Field(
-            description="GPU type, case-insensitive: T4, L4, A10 (alias A10G), L40S, A100 (40 GB), A100-80GB, "
+            description="GPU type, case-insensitive: T4, L4, A10 (alias A10G), L40S, A100-40GB, A100-80GB (alias A100), "
             "H100, H200, B200. `TYPE:N` sets the count, e.g. `H100:2`.",
             json_schema_extra={"examples": ["A10G", "a100-80gb", "H100:2"]},
         ),

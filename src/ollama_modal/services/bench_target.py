@@ -34,12 +34,11 @@ def from_app(backend: Any, app: str, api_key: str | None, model: str | None) -> 
     url = backend.web_url(app, CLASS_NAME, WEB_METHOD)
     if not url:
         raise RemoteError(f"app {app!r} has no web endpoint", hint="redeploy it with omc deploy")
-    deployed_model = T.decode_model(tags.get("omc-model", "")) or None
-    gpu_tag = tags.get(T.GPU, "")
-    first_gpu, _, count = gpu_tag.split(",")[0].partition("x")
+    deployed_model = T.read(tags, T.MODEL) or None
+    gpu_types, gpu_count = T.parse_gpu(T.read(tags, T.GPU) or "")
     if api_key is None:
         api_key = os.environ.get(API_KEY_ENV)
-    if api_key is None and tags.get("omc-auth") == "bearer":
+    if api_key is None and T.read(tags, "omc-auth") == "bearer":
         ring = _ring_for(tags, keys)
         if ring is None:
             raise UsageError(
@@ -52,8 +51,8 @@ def from_app(backend: Any, app: str, api_key: str | None, model: str | None) -> 
         url=url,
         api_key=api_key,
         model=model or deployed_model,
-        gpu=first_gpu or None,
-        gpu_count=int(count) if count.isdigit() else 1,
+        gpu=gpu_types[0] if gpu_types else None,
+        gpu_count=gpu_count,
         model_bytes=int(size.weights_bytes) if size and size.weights_bytes else None,
         app=app,
     )
@@ -64,7 +63,7 @@ def _ring_for(tags: dict[str, str], keys: Any) -> Any:
     from ..config.models import DEFAULT_SECRET
 
     secret = DEFAULT_SECRET
-    profile = tags.get(T.PROFILE)
+    profile = T.read(tags, T.PROFILE)
     if profile:
         try:
             from ..config import resolve

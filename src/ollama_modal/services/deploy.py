@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import tags as T
-from ..config.loader import ResolvedProfile
+from ..config.loader import Origin, ResolvedProfile, with_gpu
 from ..pricing import always_on_monthly, idle_floor_monthly
 from ..render import CLASS_NAME, PULL_FUNCTION, WEB_METHOD, Rendered, render, render_pull_app
 
@@ -28,6 +28,13 @@ class DeployPlan:
     deployed_tags: dict[str, str] | None  # None: not deployed (or not checked)
     changes: list[T.FieldChange]
     live_overrides: dict[str, int | None] = field(default_factory=dict)
+    gpu_switch: str | None = None  # a deliberate `omc switch-gpu` kept in force (Modal's GPU spec text)
+    profile_gpu: str | None = None  # the profile's own GPU, which the switch replaces
+
+    @property
+    def desired_tags(self) -> dict[str, str]:
+        """The tags that describe what this plan deploys (the rendered ones plus the GPU switch)."""
+        return T.with_gpu_switch(self.rendered.tags, self.gpu_switch)
 
     @property
     def profile(self):
@@ -47,7 +54,7 @@ class DeployPlan:
         if not self.deployed_tags:
             return False
         running = T.deployed_part(self.deployed_tags)
-        return running == self.rendered.tags
+        return running == self.desired_tags
 
     @property
     def idle_cost_per_month(self) -> float:
@@ -75,21 +82,43 @@ class DeployPlan:
             "scaledown_window": p.warm.scaledown_window,
             "min_containers": p.warm.min_containers,
             "live_overrides": self.live_overrides,
+            "gpu_switch": {"gpu": T.gpu_display(self.gpu_switch), "profile_gpu": T.gpu_display(self.profile_gpu)} if self.gpu_switch else None,
             "idle_cost_usd_per_month": round(self.idle_cost_per_month, 2),
             "always_on_usd_per_month": round(self.always_on_per_month, 2),
             "warnings": self.resolved.warnings,
         }
 
 
-def plan(resolved: ResolvedProfile, backend: Any | None) -> DeployPlan:
-    """``backend=None`` plans offline (dry run): nothing is sent to Modal."""
-    rendered = render(resolved.profile)
+KEEP = object()  # plan(): keep the GPU switch recorded on the app, if any
+
+SWITCH_RESET_HINT = "undo the GPU switch with `omc switch-gpu --reset`, or switch to a GPU the model fits"
+
+
+def plan(resolved: ResolvedProfile, backend: Any | None, *, gpu_switch: Any = KEEP) -> DeployPlan:
+    """``backend=None`` plans offline (dry run): nothing is sent to Modal.
+
+    A GPU put in place by ``omc switch-gpu`` stays (like a live warm override) unless the
+    profile's GPU is given on the command line (``--gpu``) or ``gpu_switch`` says otherwise
+    (a GPU spec text to switch to, or None for the profile's own GPU).
+    """
     deployed_tags: dict[str, str] | None = None
     if backend is not None:
         info = backend.app_info(resolved.profile.app.name)
         deployed_tags = dict(info.tags) if info is not None else None
+    own_gpu = T.gpu_text(resolved.profile)
+    if gpu_switch is KEEP:
+        gpu_switch = T.gpu_switch(deployed_tags) if resolved.origin(("gpu", "type")).kind != "flag" else None
+    if gpu_switch is not None and gpu_switch != own_gpu:
+        types, count = T.parse_gpu(gpu_switch)
+        resolved = with_gpu(resolved, types, count, Origin("flag", "switch-gpu"), hint=SWITCH_RESET_HINT)
+    else:
+        gpu_switch = None
+    rendered = render(resolved.profile)
     live = T.live_overrides(deployed_tags or {})
-    return DeployPlan(resolved, rendered, backend is not None, deployed_tags, T.diff(resolved.profile, deployed_tags), live)
+    return DeployPlan(
+        resolved, rendered, backend is not None, deployed_tags, T.diff(resolved.profile, deployed_tags), live,
+        gpu_switch=gpu_switch, profile_gpu=own_gpu if gpu_switch else None,
+    )
 
 
 @dataclass
@@ -107,6 +136,7 @@ class DeployResult:
     live_overrides: dict[str, int | None]
     secret_created: bool = False
     model_pulled: bool = False
+    gpu_switch: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         from .. import __version__
@@ -122,6 +152,7 @@ class DeployResult:
             "profile_scaledown_window": self.scaledown_window,
             "profile_min_containers": self.min_containers,
             "live_overrides": self.live_overrides,
+            "gpu_switch": T.gpu_display(self.gpu_switch),
             "config_hash": self.config_hash,
             "deployed_version": self.deployed_version,
             "skipped": self.skipped,
@@ -154,6 +185,7 @@ def execute(
         deployed_version=None,
         skipped=False,
         live_overrides=p.live_overrides,
+        gpu_switch=p.gpu_switch,
     )
     if p.unchanged:
         info = backend.app_info(p.app_name)
@@ -184,7 +216,7 @@ def execute(
         backend.update_autoscaler(p.app_name, CLASS_NAME, **p.live_overrides)
     # Record what runs, the live overrides, and a snapshot of this version for `omc rollback`
     # (keeping the snapshots of earlier versions, whatever Modal did with the tag set).
-    backend.set_tags(p.app_name, T.after_deploy(p.rendered.tags, p.live_overrides, p.deployed_tags or {}, result.deployed_version))
+    backend.set_tags(p.app_name, T.after_deploy(p.desired_tags, p.live_overrides, p.deployed_tags or {}, result.deployed_version))
     return result
 
 

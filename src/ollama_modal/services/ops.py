@@ -87,6 +87,10 @@ def history(backend: Any, app: str) -> list[dict[str, Any]]:
     current = next((d for d in deployments if d.current and d.tags is not None), None)
     tags = dict(current.tags) if current is not None else {}
     return [
-        {**d.to_json(), "tags": T.deployed_part(tags) if d is current else T.snapshot_of(tags, d.version)}
+        {**d.to_json(), "tags": _decoded(T.deployed_part(tags) if d is current else T.snapshot_of(tags, d.version))}
         for d in deployments
     ]
+
+
+def _decoded(tags: dict[str, str] | None) -> dict[str, str] | None:
+    return None if tags is None else T.recorded(tags)

@@ -16,24 +16,30 @@ READY_TIMEOUT_S = 3.0
 class Status:
     app: str
     deployed: bool
+    state: str = "deployed"  # "deployed", "stopped" (by `omc stop` or Modal), "not_deployed"
     app_id: str | None = None
     profile: str | None = None
-    gpu: str | None = None
+    gpu: str | None = None  # what runs, as Modal reports it (else as omc recorded it)
     model: str | None = None
     url: str | None = None
     deployed_version: int | None = None
     deployed_at: str | None = None
+    stopped_at: str | None = None
     omc_version: str | None = None
     config_hash: str | None = None
     warm: dict[str, Any] = field(default_factory=dict)  # effective values
     warm_profile: dict[str, Any] = field(default_factory=dict)
     live_overrides: dict[str, Any] = field(default_factory=dict)
+    gpu_switch: dict[str, Any] | None = None  # a deliberate `omc switch-gpu`: {"gpu", "profile_gpu"}
+    gpu_recorded: str | None = None  # the GPU omc recorded at deploy time
     active_window: dict[str, Any] | None = None
     containers: int | None = None
     backlog: int | None = None
     health: dict[str, Any] = field(default_factory=dict)
     drift: list[dict[str, Any]] = field(default_factory=list)
     drift_checked: bool = False
+    drift_basis: str | None = None  # "local_profile", or "recorded" (what omc recorded at deploy time)
+    runtime_drift: list[dict[str, Any]] = field(default_factory=list)  # what Modal runs vs what omc recorded
     settings_known: bool = True  # False after rolling back to a version omc kept no record of
     problems: list[str] = field(default_factory=list)
 
@@ -44,19 +50,26 @@ class Status:
 
     @property
     def ok(self) -> bool:
-        return self.deployed and self.healthy and not self.drift and self.settings_known
+        return (
+            self.deployed and self.healthy and self.drift_checked and not self.drift and not self.runtime_drift
+            and self.settings_known
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "app": self.app,
             "deployed": self.deployed,
+            "state": self.state,
             "app_id": self.app_id,
             "profile": self.profile,
             "gpu": self.gpu,
+            "gpu_recorded": self.gpu_recorded,
+            "gpu_switch": self.gpu_switch,
             "model": self.model,
             "url": self.url,
             "deployed_version": self.deployed_version,
             "deployed_at": self.deployed_at,
+            "stopped_at": self.stopped_at,
             "omc_version": self.omc_version,
             "config_hash": self.config_hash,
             "warm": self.warm,
@@ -69,6 +82,8 @@ class Status:
             "healthy": self.healthy,
             "drift": self.drift,
             "drift_checked": self.drift_checked,
+            "drift_basis": self.drift_basis,
+            "runtime_drift": self.runtime_drift,
             "settings_known": self.settings_known,
             "ok": self.ok,
             "problems": self.problems,
@@ -99,24 +114,39 @@ def check_health(url: str, timeout: float = READY_TIMEOUT_S) -> dict[str, Any]:
 
 
 def collect(backend: Any, app: str, local_profile: Any | None, *, check_endpoint: bool = True) -> Status:
-    """Gather everything; independent remote calls run concurrently."""
+    """Gather everything; independent remote calls run concurrently.
+
+    Drift is checked against ``local_profile`` when there is one (with a recorded GPU switch
+    applied), and in any case what Modal runs (GPU, autoscaler) is compared with what omc
+    recorded at deploy time, so a failed or hand-made change shows.
+    """
     info = backend.app_info(app)
     if info is None:
-        return Status(app=app, deployed=False, problems=[f"app {app!r} is not deployed"])
+        stopped = backend.stopped_app(app)
+        if stopped is not None:
+            when = f" at {stopped.stopped_at}" if stopped.stopped_at else ""
+            return Status(
+                app=app, deployed=False, state="stopped", app_id=stopped.app_id, deployed_version=stopped.version,
+                stopped_at=stopped.stopped_at,
+                problems=[f"app {app!r} is stopped (since{when or ' recently'}): deploy it again with `omc deploy --profile NAME`"],
+            )
+        return Status(app=app, deployed=False, state="not_deployed", problems=[f"app {app!r} is not deployed"])
     tags = dict(info.tags or {})
     st = Status(
         app=app,
         deployed=True,
         app_id=info.app_id,
-        profile=tags.get(T.PROFILE),
-        gpu=tags.get(T.GPU),
-        model=tags.get("omc-model"),
+        profile=T.read(tags, T.PROFILE),
+        gpu=T.gpu_display(T.read(tags, T.GPU)),
+        gpu_recorded=T.gpu_display(T.read(tags, T.GPU)),
+        model=T.read(tags, T.MODEL),
         deployed_version=getattr(info, "version", None),
         deployed_at=str(getattr(info, "deployed_at", "") or "") or None,
-        omc_version=tags.get(T.VERSION),
+        omc_version=T.read(tags, T.VERSION),
         config_hash=tags.get(T.CONFIG_HASH),
     )
     if tags.get(T.MANAGED) != "1":
+        st.settings_known = False
         st.problems.append("the app carries no omc tags (deployed by hand?): profile, drift and live settings are unknown")
     if tags.get(T.CONFIG_HASH) == T.UNKNOWN:
         st.config_hash, st.settings_known = None, False
@@ -124,13 +154,19 @@ def collect(backend: Any, app: str, local_profile: Any | None, *, check_endpoint
             f"rolled back to v{tags.get(T.ROLLED_BACK_TO, '?')}, whose settings omc kept no record of: "
             "profile and drift are unknown until the next `omc deploy`"
         )
-    st.warm_profile = {k: _int(tags.get("omc-" + k.replace("_", "-"))) for k in T.WARM_KEYS}
+    st.warm_profile = {k: _int(T.read(tags, "omc-" + k.replace("_", "-"))) for k in T.WARM_KEYS}
     st.live_overrides = T.live_overrides(tags)
+    switch = T.gpu_switch(tags)
+    if switch:
+        st.gpu_switch = {"gpu": T.gpu_display(switch), "profile_gpu": T.gpu_display(T.gpu_text(local_profile)) if local_profile else None}
 
+    running_gpus: list[str] | None = None
+    auto_ok = False
     with ThreadPoolExecutor(max_workers=4) as pool:
         f_url = pool.submit(backend.web_url, app, CLASS_NAME, WEB_METHOD)
         f_stats = pool.submit(backend.current_stats, app, CLASS_NAME)
         f_auto = pool.submit(backend.autoscaler_settings, app, CLASS_NAME)
+        f_gpus = pool.submit(backend.function_gpus, app, CLASS_NAME)
         try:
             st.url = f_url.result()
         except Exception as e:  # noqa: BLE001 - reported, not fatal
@@ -144,31 +180,116 @@ def collect(backend: Any, app: str, local_profile: Any | None, *, check_endpoint
         try:
             auto = f_auto.result()
             st.warm = {k: getattr(auto, k, None) for k in T.WARM_KEYS}
+            auto_ok = True
         except Exception as e:  # noqa: BLE001
             st.warm = {**st.warm_profile, **st.live_overrides}
             st.problems.append(f"autoscaler settings unavailable: {e}")
+        try:
+            running_gpus = f_gpus.result()
+            st.gpu = ", ".join(running_gpus) if running_gpus else "none (CPU)"
+        except Exception as e:  # noqa: BLE001
+            st.problems.append(f"the GPU Modal runs is unavailable: {e}")
         if f_health is not None:
             st.health = f_health.result()
         elif not check_endpoint:
             st.health = {"ready": None, "skipped": True}
+    schedule = _recorded_schedule(tags)
     if local_profile is not None and local_profile.warm.schedule:
+        schedule = [w.model_dump(mode="json") for w in local_profile.warm.schedule]
+    if schedule:
         from datetime import datetime, timezone
 
         from ..warm_schedule import active_window, next_change
 
-        windows = [w.model_dump(mode="json") for w in local_profile.warm.schedule]
         now = datetime.now(timezone.utc)
-        base = st.live_overrides.get("min_containers", local_profile.warm.min_containers) or 0
-        change = next_change(windows, base, now)
-        st.active_window = {"window": active_window(windows, now), "next_change": change.isoformat() if change else None}
-    if local_profile is not None:
-        st.drift_checked = True
-        from ..render import config_hash
+        base = st.live_overrides.get("min_containers", st.warm_profile.get("min_containers")) or 0
+        change = next_change(schedule, base, now)
+        st.active_window = {"window": active_window(schedule, now), "next_change": change.isoformat() if change else None}
 
-        if config_hash(local_profile) != st.config_hash:
-            st.drift = [
-                {"field": c.field, "deployed": c.deployed, "local": c.desired}
-                for c in T.diff(local_profile, tags)
-                if c.changed
-            ] or [{"field": "config_hash", "deployed": st.config_hash, "local": config_hash(local_profile)}]
+    if st.settings_known:
+        st.runtime_drift = runtime_drift(tags, running_gpus, st.warm if auto_ok else None, _recorded_schedule(tags))
+        if running_gpus is not None and auto_ok:
+            st.drift_checked, st.drift_basis = True, "recorded"
+    if local_profile is not None and st.settings_known:
+        st.drift_checked, st.drift_basis = True, "local_profile"
+        st.drift = local_drift(local_profile, tags, st.config_hash)
     return st
+
+
+def local_drift(local_profile: Any, tags: dict[str, str], deployed_hash: str | None) -> list[dict[str, Any]]:
+    """Differences between the local profile (with a recorded GPU switch applied) and what omc deployed."""
+    from ..config.loader import Origin, ResolvedProfile, with_gpu
+    from ..errors import ConfigError
+    from ..render import config_hash
+
+    desired = local_profile
+    switch = T.gpu_switch(tags)
+    if switch and switch != T.gpu_text(local_profile):
+        types, count = T.parse_gpu(switch)
+        try:
+            desired = with_gpu(ResolvedProfile(local_profile, None, [], {}), types, count, Origin("flag", "switch-gpu")).profile
+        except ConfigError as e:
+            return [{"field": "gpu", "deployed": T.gpu_display(switch), "local": f"the local profile does not fit it: {e.message}"}]
+    if config_hash(desired) == deployed_hash:
+        return []
+    return [
+        {"field": c.field, "deployed": c.deployed, "local": c.desired}
+        for c in T.diff(desired, tags)
+        if c.changed
+    ] or [{"field": "config_hash", "deployed": deployed_hash, "local": config_hash(desired)}]
+
+
+def _recorded_schedule(tags: dict[str, str]) -> list[dict[str, Any]] | None:
+    import json
+
+    raw = T.read(tags, T.WARM_SCHEDULE)
+    try:
+        value = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return value if isinstance(value, list) and value else None
+
+
+def runtime_drift(
+    tags: dict[str, str], running_gpus: list[str] | None, warm: dict[str, Any] | None, schedule: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """What Modal reports running against what omc recorded (profile values, live overrides, schedule).
+
+    ``None`` for a reading that failed: that part is not compared.
+    """
+    out: list[dict[str, Any]] = []
+    recorded_gpu = T.read(tags, T.GPU)
+    if running_gpus is not None and recorded_gpu is not None:
+        if _gpu_key(",".join(running_gpus)) != _gpu_key(recorded_gpu):
+            out.append({"field": "gpu", "recorded": T.gpu_display(recorded_gpu), "running": ", ".join(running_gpus) or "none"})
+    if warm is not None:
+        expected = {k: _int(T.read(tags, "omc-" + k.replace("_", "-"))) for k in T.WARM_KEYS}
+        expected.update(T.live_overrides(tags))
+        for key in T.WARM_KEYS:
+            want, have = expected.get(key), warm.get(key)
+            if key in ("min_containers", "buffer_containers"):
+                want, have = want or 0, have or 0
+            allowed = {want}
+            if key == "min_containers" and schedule:
+                allowed = _scheduled_minimums(schedule, want)
+            if have not in allowed:
+                shown = " or ".join(str(a) for a in sorted(allowed, key=str))
+                out.append({"field": key, "recorded": shown, "running": have})
+    return out
+
+
+def _scheduled_minimums(schedule: list[dict[str, Any]], base: int) -> set[int]:
+    """min_containers the schedule may have set lately (it runs every few minutes, so both sides of a change)."""
+    from datetime import datetime, timedelta, timezone
+
+    from ..warm_schedule import desired_min_containers
+
+    now = datetime.now(timezone.utc)
+    return {desired_min_containers(schedule, base, now - timedelta(minutes=m)) for m in (0, 6)}
+
+
+def _gpu_key(text: str) -> tuple[tuple[str, ...], int]:
+    from ..catalog import lookup_gpu
+
+    types, count = T.parse_gpu(text)
+    return tuple((g.name if (g := lookup_gpu(t)) else t.upper()) for t in types), count

@@ -28,23 +28,29 @@ def deployed_tags(backend: Any, app: str) -> dict[str, str]:
     return tags
 
 
-def plan_gpu_switch(backend: Any, app: str, gpu: str, profile_ref: str | None = None) -> deploy.DeployPlan:
-    """The deployed profile (from the app's tags) with only the GPU replaced."""
+def plan_gpu_switch(
+    backend: Any, app: str, gpu: str | None, profile_ref: str | None = None, *, reset: bool = False
+) -> deploy.DeployPlan:
+    """The deployed profile (from the app's tags) with only the GPU replaced (``reset``: its own GPU).
+
+    The switch is recorded on the app; later deploys keep it until ``omc switch-gpu --reset``.
+    """
     tags = deployed_tags(backend, app)
-    ref = profile_ref or tags.get(T.PROFILE)
+    ref = profile_ref or T.read(tags, T.PROFILE)
     if not ref:
         raise UsageError(f"app {app!r} does not record its profile", hint="pass --profile NAME")
-    first, *fallback = [g.strip() for g in gpu.split(",") if g.strip()] or [""]
-    if not first:
-        raise UsageError("no GPU given", hint="e.g. omc switch-gpu a100 or omc switch-gpu h100,a100-80gb")
-    flag = Origin("flag", "switch-gpu")
-    overrides: dict[tuple[str, ...], tuple[Any, Origin]] = {("gpu", "type"): (first, flag), ("gpu", "fallback"): (fallback, flag)}
+    if reset == (gpu is not None):
+        raise UsageError(
+            "name a GPU or pass --reset, not both" if reset else "no GPU given",
+            hint="e.g. omc switch-gpu a100, omc switch-gpu h100,a100-80gb, or omc switch-gpu --reset",
+        )
+    overrides: dict[tuple[str, ...], tuple[Any, Origin]] = {}
     # Keep what runs: the deployed model and warm values, even if the local file changed since.
-    model = T.decode_model(tags.get("omc-model", ""))
+    model = T.read(tags, T.MODEL)
     if model:
         overrides[("model", "name")] = (model, Origin("flag", "deployed model"))
     for key in T.WARM_KEYS:
-        raw = tags.get("omc-" + key.replace("_", "-"))
+        raw = T.read(tags, "omc-" + key.replace("_", "-"))
         if raw is not None:
             overrides[("warm", key)] = (None if raw == "none" else int(raw), Origin("flag", f"deployed {key}"))
     try:
@@ -56,7 +62,14 @@ def plan_gpu_switch(backend: Any, app: str, gpu: str, profile_ref: str | None = 
                 hint="run from the repository that holds it, or pass --profile NAME|PATH",
             ) from None
         raise
-    return deploy.plan(resolved, backend)
+    if reset:
+        return deploy.plan(resolved, backend, gpu_switch=None)
+    first, *fallback = [g.strip() for g in gpu.split(",") if g.strip()] or [""]
+    if not first:
+        raise UsageError("no GPU given", hint="e.g. omc switch-gpu a100 or omc switch-gpu h100,a100-80gb")
+    flag = Origin("flag", "switch-gpu")
+    switched = resolve(ref, {**overrides, ("gpu", "type"): (first, flag), ("gpu", "fallback"): (fallback, flag)})
+    return deploy.plan(resolved, backend, gpu_switch=T.gpu_text(switched.profile))
 
 
 @dataclass
@@ -96,7 +109,7 @@ def plan_warm_switch(
     backend: Any, app: str, policy: str | None, values: dict[str, int | None], *, reset: bool = False
 ) -> WarmSwitch:
     tags = deployed_tags(backend, app)
-    profile_values = {k: (None if tags.get(f"omc-{k.replace('_', '-')}") in (None, "none") else int(tags[f"omc-{k.replace('_', '-')}"])) for k in T.WARM_KEYS}
+    profile_values = {k: _int(T.read(tags, f"omc-{k.replace('_', '-')}")) for k in T.WARM_KEYS}
     current_live = T.live_overrides(tags)
     before = {**profile_values, **current_live}
     requested = {**(policy_values(policy) if policy else {}), **values}
@@ -122,3 +135,7 @@ def apply_warm_switch(backend: Any, sw: WarmSwitch) -> WarmSwitch:
     info = backend.app_info(sw.app)
     backend.set_tags(sw.app, T.with_live_overrides(dict(info.tags or {}), sw.live_overrides))
     return sw
+
+
+def _int(v: str | None) -> int | None:
+    return None if v in (None, "none") else int(v)

@@ -8,7 +8,7 @@ import modal
 APP_NAME = "omc-ollama"
 MODEL = "codellama:7b"
 OLLAMA_VERSION = "0.33.3"
-TAGS = {"omc-auth": "bearer", "omc-buffer-containers": "0", "omc-config-hash": "8ccbe14c895c55bf", "omc-context-length": "4096", "omc-gpu": "A10", "omc-managed": "1", "omc-max-containers": "none", "omc-max-inputs": "4", "omc-min-containers": "0", "omc-model": "codellama_c7b", "omc-ollama": "0.33.3", "omc-profile": "a10g-balanced", "omc-scaledown-window": "300", "omc-store": "volume", "omc-version": "0.1.0"}
+TAGS = {"omc-auth": "bearer", "omc-buffer-containers": "0", "omc-codec": "2", "omc-config-hash": "8ccbe14c895c55bf", "omc-context-length": "4096", "omc-gpu": "A10", "omc-managed": "1", "omc-max-containers": "none", "omc-max-inputs": "4", "omc-min-containers": "0", "omc-model": "codellama_c7b", "omc-ollama": "0.33.3", "omc-profile": "a10g-balanced", "omc-scaledown-window": "300", "omc-store": "volume", "omc-version": "0.1.0"}
 
 image = (
     modal.Image.debian_slim(python_version="3.11")
