@@ -9,7 +9,7 @@ import pytest
     ("command", "argument", "text"),
     [
         (("rollback",), "[VERSION]", "Version to return to"),
-        (("switch-gpu",), "GPU", "fallback list"),
+        (("switch-gpu",), "[GPU]", "fallback list"),
         (("switch-warm",), "[POLICY]", "Warm policy"),
     ],
 )
