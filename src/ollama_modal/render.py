@@ -56,7 +56,10 @@ def ollama_env(profile: Profile) -> dict[str, str]:
         "OMC_STARTUP_TIMEOUT": str(profile.server.startup_timeout),
         "OMC_REQUEST_TIMEOUT": str(profile.server.timeout),
         "OMC_WARMUP": "1" if profile.server.warmup else "0",
+        "OMC_MAX_BODY_BYTES": str(profile.server.max_body_bytes),
     }
+    if profile.server.cors_origins:
+        env["OMC_CORS_ORIGINS"] = ",".join(profile.server.cors_origins)
     if volume:
         # A shared volume must not be pruned by one container's startup.
         env["OLLAMA_NOPRUNE"] = "1"

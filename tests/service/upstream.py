@@ -46,6 +46,8 @@ class RecordingUpstream:
         self.seen: list[Seen] = []
         self.answers: dict[str, Answer] = {}  # by path (without query)
         self.connections = 0
+        self.body_bytes = 0  # body bytes read so far, over all requests (also unfinished ones)
+        self.truncated = 0  # requests whose body ended early (the sender gave up mid-body)
         self._lock = threading.Lock()
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -84,7 +86,12 @@ class RecordingUpstream:
         served = 0
         try:
             while True:
-                request = _read_request(reader, n)
+                try:
+                    request = _read_request(reader, n, self._count)
+                except EOFError:
+                    with self._lock:
+                        self.truncated += 1
+                    return
                 if request is None:
                     return
                 if self.mode == "stale" and served >= 1:
@@ -108,7 +115,23 @@ class RecordingUpstream:
                 pass
 
 
-def _read_request(reader, n: int) -> Seen | None:
+    def _count(self, k: int) -> None:
+        with self._lock:
+            self.body_bytes += k
+
+
+def _read_exact(reader, size: int, count) -> bytes:
+    out = b""
+    while len(out) < size:
+        b = reader.read1(min(65536, size - len(out)))
+        if not b:
+            raise EOFError
+        count(len(b))
+        out += b
+    return out
+
+
+def _read_request(reader, n: int, count) -> Seen | None:
     line = reader.readline(65537)
     if not line:
         return None
@@ -124,14 +147,18 @@ def _read_request(reader, n: int) -> Seen | None:
     body = b""
     if lower.get("transfer-encoding", "").lower() == "chunked":
         while True:
-            size = int(reader.readline().split(b";")[0].strip() or b"0", 16)
+            line = reader.readline()
+            if not line:
+                raise EOFError
+            size = int(line.split(b";")[0].strip(), 16)
             if size == 0:
                 reader.readline()
                 break
-            body += reader.read(size)
-            reader.readline()
+            body += _read_exact(reader, size, count)
+            if not reader.readline():
+                raise EOFError
     elif "content-length" in lower:
-        body = reader.read(int(lower["content-length"]))
+        body = _read_exact(reader, int(lower["content-length"]), count)
     return Seen(method.decode("latin-1"), target, headers, body, n)
 
 

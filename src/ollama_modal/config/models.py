@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .. import catalog
+from ..service.settings import DEFAULT_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, origin_problem
 from .durations import parse_duration
 
 # Defaults, named so docs and code agree.
@@ -331,6 +332,21 @@ class ServerConfig(OmcModel):
         bool,
         Field(description="Experimental: Modal memory + GPU snapshots to shorten cold starts. Unproven with Ollama's runner."),
     ] = False
+    max_body_bytes: Annotated[
+        int,
+        Field(
+            ge=MIN_MAX_BODY_BYTES, le=MAX_MAX_BODY_BYTES,
+            description="Largest request body the proxy accepts, in bytes (413 beyond). Bodies stream to Ollama, never held whole.",
+        ),
+    ] = DEFAULT_MAX_BODY_BYTES
+    cors_origins: Annotated[
+        list[str],
+        Field(
+            max_length=32,
+            description="Browser origins allowed to call the endpoint cross-origin, exact `scheme://host[:port]` "
+            "(no `*`). Their CORS preflights are answered without a key; other origins get no CORS headers.",
+        ),
+    ] = []
 
     @field_validator("label")
     @classmethod
@@ -338,6 +354,15 @@ class ServerConfig(OmcModel):
         if v is not None and not LABEL_RE.match(v):
             raise ValueError("must be lowercase letters, digits and '-', at most 63 characters")
         return v
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        for origin in v:
+            problem = origin_problem(origin)
+            if problem:
+                raise ValueError(problem)
+        return [o.lower() for o in v]  # browsers send scheme and host in lower case
 
     @model_validator(mode="after")
     def _targets(self) -> ServerConfig:

@@ -51,9 +51,17 @@ CORS_HEADERS = (
     "x-stainless-helper-method", "x-stainless-lang", "x-stainless-os", "x-stainless-package-version",
     "x-stainless-retry-count", "x-stainless-runtime", "x-stainless-runtime-version", "x-stainless-timeout",
 )
-# Upstream failures that mean "no answer at all on this connection": a stale pooled
-# connection the server had already closed. Nothing of a response has arrived.
+# Upstream failures that mean "no answer at all on this connection", typically a pooled
+# connection the server had already closed (llama.cpp closes after each streamed response
+# while advertising keep-alive; a request sent into the closing socket gets no response).
 STALE_CONNECTION_ERRORS = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+def _no_response(e: Exception) -> bool:
+    """True when ``e`` ended the exchange before a response head arrived."""
+    if isinstance(e, httpx.RemoteProtocolError):
+        return "without sending a response" in str(e)  # httpcore's words for "closed, no head"
+    return isinstance(e, (httpx.ReadError, httpx.WriteError))
 
 
 class ChildStatus(Protocol):
@@ -293,7 +301,7 @@ class ProxyApp:
                 await call.error(504, error_body("Ollama did not answer in time", "upstream_timeout", "server_error"))
                 return
             except STALE_CONNECTION_ERRORS as e:
-                if attempt == 0 and call.body.replayable:
+                if attempt == 0 and call.body.replayable and _no_response(e):
                     attempt += 1
                     _log(f"upstream connection failed before answering {raw.decode()} ({type(e).__name__}); retrying on a fresh connection")
                     continue

@@ -96,7 +96,7 @@ def parse_origins(raw: str | None) -> tuple[str, ...]:
     """Origins separated by commas and/or whitespace; blanks dropped."""
     if not raw:
         return ()
-    return tuple(o for o in re.split(r"[,\s]+", raw) if o)
+    return tuple(o.lower() for o in re.split(r"[,\s]+", raw) if o)
 
 
 @dataclass(frozen=True)
