@@ -51,3 +51,27 @@ def test_bench_bad_input(omc, tmp_path: Path) -> None:
     bad.write_text('{"prompt": "ok"}\n{"nope": 1}\n')
     r = omc("bench", "--url", "http://127.0.0.1:9", "--prompts", str(bad))
     assert r.exit_code == 2 and "p.jsonl" in r.stderr and ":2" in r.stderr
+
+
+def test_bench_where_every_request_failed_exits_3_and_names_the_error(omc) -> None:
+    server = spawn(ttft_ms=5, itl_ms=1, tokens=4, errors=",".join(f"{i}:503" for i in range(1, 12)))
+    try:
+        r = omc("bench", "--url", server.url, "--model", "codellama:7b", "-n", "4")
+        assert r.exit_code == 3, (r.stdout, r.stderr)
+        assert "every request failed" in r.stderr and "injected 503" in r.stderr  # the server's own words
+        assert "{" not in r.stdout  # no Python dict repr in the summary
+        assert "injected 503" in r.stdout  # the summary shows the underlying error too
+        j = omc("bench", "--url", server.url, "--model", "codellama:7b", "-n", "2", "--json")
+        assert j.exit_code == 3 and json.loads(j.stdout)["errors"] == 2  # the data is still written
+    finally:
+        server.close()
+
+
+def test_bench_with_some_failures_shows_the_error_and_exits_0(omc) -> None:
+    server = spawn(ttft_ms=5, itl_ms=1, tokens=4, errors="3:500")
+    try:
+        r = omc("bench", "--url", server.url, "--model", "codellama:7b", "-n", "4")
+        assert r.exit_code == 0, r.stderr
+        assert "injected 500" in r.stdout and "{'" not in r.stdout
+    finally:
+        server.close()

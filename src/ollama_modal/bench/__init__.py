@@ -17,7 +17,7 @@ _WHERE = {
     "BenchResult": "models", "FirstRequest": "models", "LevelReport": "models", "Roofline": "models",
     "Prompt": "prompts", "builtin_prompts": "prompts", "load_prompts": "prompts",
     "run_bench": "runner", "run_bench_sync": "runner", "send_one": "runner", "send_one_sync": "runner",
-    "compare_display": "summary", "level_rows": "summary", "summary_rows": "summary",
+    "compare_display": "summary", "level_rows": "summary", "summary_rows": "summary", "error_lines": "summary", "all_failed": "summary",
     "COMPARE_COLUMNS": "summary", "LEVEL_COLUMNS": "summary",
 }
 

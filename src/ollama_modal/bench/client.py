@@ -129,7 +129,7 @@ async def _attempt(client: "httpx.AsyncClient", url: str, headers: dict[str, str
             if resp.status_code >= 400:
                 await resp.aread()
                 sample.error = f"http_{resp.status_code}"
-                sample.detail = resp.text[:300]
+                sample.detail = f"HTTP {resp.status_code}: {error_message(resp.text)}"[:300]
                 return sample, False
             async for raw in resp.aiter_bytes():  # decodes, should a server compress anyway
                 arrived = clock.arrival_ns if clock is not None else now()
@@ -185,3 +185,23 @@ def classify(e: Exception) -> str:
         return "timeout"
     # RemoteProtocolError (peer closed mid-body), ReadError, DecodingError, ...
     return "broken_stream"
+
+
+def error_message(body: str) -> str:
+    """The message of an error response: OpenAI's ``{"error": {"message": ...}}``, Ollama's
+    ``{"error": "..."}``, or the body itself (one line) when it is neither."""
+    import json
+
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return err["message"]
+        if isinstance(err, str):
+            return err
+        if isinstance(data.get("detail"), str):
+            return data["detail"]
+    return " ".join(body.split()) or "(empty body)"

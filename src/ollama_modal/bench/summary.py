@@ -22,6 +22,28 @@ def _errors(kinds: dict[str, int]) -> str:
     return ", ".join(f"{k} x{n}" for k, n in kinds.items())
 
 
+def error_lines(r: BenchResult) -> list[str]:
+    """One line per error kind over the whole run: how often, and the first message seen
+    (the server's own words: "HTTP 401: Invalid API key", not just a kind)."""
+    counts: dict[str, int] = {}
+    examples: dict[str, str] = {}
+    fr = r.first_request
+    if not fr.ok and fr.error:
+        counts[fr.error] = 1
+        examples[fr.error] = fr.detail or ""
+    for lv in r.levels:
+        for kind, n in lv.errors_by_kind.items():
+            counts[kind] = counts.get(kind, 0) + n
+            if not examples.get(kind):
+                examples[kind] = lv.error_examples.get(kind, "")
+    return [f"{kind} x{n}" + (f": {examples[kind]}" if examples.get(kind) else "") for kind, n in sorted(counts.items())]
+
+
+def all_failed(r: BenchResult) -> bool:
+    """Not one request of the run (the first one included) got an answer."""
+    return not r.first_request.ok and all(lv.ok == 0 for lv in r.levels)
+
+
 def summary_rows(r: BenchResult) -> list[tuple[str, str]]:
     """(label, value) pairs for the headline of a run."""
     fr = r.first_request

@@ -34,7 +34,10 @@ def bench_cmd(
     """Run a benchmark (without a subcommand)."""
     if ctx.invoked_subcommand is not None:
         return
-    from ..bench import BenchConfig, load_prompts, measure_cold_start, parse_levels, run_bench_sync, save_result, send_one_sync
+    from ..bench import (
+        BenchConfig, all_failed, error_lines, load_prompts, measure_cold_start, parse_levels, run_bench_sync, save_result,
+        send_one_sync,
+    )
     from ..config.modelsize import estimate_model
     from ..errors import UsageError
     from ..services.bench_target import Target, from_app, make_cold
@@ -81,7 +84,14 @@ def bench_cmd(
     if json_:
         print_json(data)
     else:
-        _show(data)
+        _show(data, error_lines(result))
+    if all_failed(result):
+        from ..errors import RemoteError
+
+        raise RemoteError(
+            f"every request failed ({'; '.join(error_lines(result))})",
+            hint="check the URL, the API key (omc keys show) and the app's state (omc status, omc logs)",
+        )
 
 
 def _run_with_progress(run, config, *, quiet: bool):
@@ -100,7 +110,7 @@ def _run_with_progress(run, config, *, quiet: bool):
         return run(config, progress)
 
 
-def _show(d: dict) -> None:
+def _show(d: dict, errors: list[str]) -> None:
     from .output import print_text, table
 
     def ms(x):
@@ -129,8 +139,8 @@ def _show(d: dict) -> None:
             f"(llama.cpp typically reaches {100 * (r.get('typical_fraction') or 0):.0f}%)"
         )
     print_text(r["advice"])
-    if d["errors"]:
-        print_text(f"errors: {d['errors_by_kind']}")
+    for line in errors:
+        print_text(f"errors: {line}")
     retried = sum(lv.get("retries", 0) for lv in d["levels"]) + fr.get("retries", 0)
     if retried:
         print_text(f"retries: {retried} request(s) went again on a fresh connection after the server had closed "
