@@ -42,6 +42,16 @@ class RemoteError(OmcError):
     exit_code = 3
 
 
+class NotDeployed(RemoteError):
+    """The app a command acts on is not deployed: the same message and exit code (3) from every
+    command (``status`` reports it as data; ``status --check`` as a failed check, 4)."""
+
+    def __init__(self, app: str, environment: str | None = None) -> None:
+        env = f" in environment {environment!r}" if environment else ""
+        super().__init__(f"app {app!r} is not deployed{env}", hint="deploy it first: omc deploy --profile NAME")
+        self.app = app
+
+
 class CheckFailed(OmcError):
     """A check the user asked for failed (``status --check``, bench thresholds)."""
 
@@ -53,3 +63,5 @@ EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_REMOTE = 3
 EXIT_CHECK = 4
+# A confirmation that was declined (or impossible without a terminal): nothing changed.
+EXIT_DECLINED = EXIT_USAGE

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..errors import ConfigError, OmcError, RemoteError
+from ..errors import ConfigError, NotDeployed, OmcError, RemoteError
 from . import AppInfo, AutoscalerSettings, CurrentStats, DeployOutcome, Deployment
 
 Progress = Callable[[str], None]
@@ -133,8 +133,7 @@ class ModalBackend:
     def _require(self, app_name: str) -> Any:
         app = self._lookup(app_name)
         if app is None:
-            env = f" in environment {self.environment!r}" if self.environment else ""
-            raise RemoteError(f"app {app_name!r} is not deployed{env}", hint="deploy it first: omc deploy --profile NAME")
+            raise NotDeployed(app_name, self.environment)
         return app
 
     def _service_function(self, app_name: str, cls_name: str) -> Any:

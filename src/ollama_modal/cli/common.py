@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..errors import UsageError
+from ..errors import EXIT_DECLINED, UsageError
 
 AppOpt = Annotated[
     Optional[str],
@@ -28,14 +28,27 @@ def backend(environment: str | None = None) -> Any:
     return ModalBackend(environment=environment, waiting=lambda message: output.working(message))
 
 
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def confirm(question: str, yes: bool) -> None:
-    """Ask on the terminal; refuse without one unless --yes."""
+    """Ask on the terminal; refuse without one unless --yes.
+
+    Not confirmed (no terminal, "no", Ctrl-D or Ctrl-C at the prompt): nothing changed, exit 2."""
     if yes:
         return
-    if not sys.stdin.isatty():
-        raise UsageError(f"{question} Refusing without a terminal to confirm.", hint="pass --yes to go ahead")
-    if not typer.confirm(question, default=False, err=True):
-        raise typer.Exit(1)
+    if not stdin_is_terminal():
+        raise UsageError(f"{question} Refusing without a terminal to confirm: nothing changed.", hint="pass --yes to go ahead")
+    try:
+        agreed = typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        agreed = False
+    if not agreed:
+        from .output import info
+
+        info("nothing changed")
+        raise typer.Exit(EXIT_DECLINED)
 
 
 def progress_printer() -> Any:

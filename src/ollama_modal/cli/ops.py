@@ -89,8 +89,9 @@ def stop_cmd(app: AppOpt = None, yes: o.YesOpt = False, env: EnvOpt = None) -> N
     be = backend(env)
     name = pick_app(be, app)
     if be.app_info(name) is None:
-        info(f"{name} is not deployed")
-        return
+        from ..errors import NotDeployed
+
+        raise NotDeployed(name, env)
     confirm(f"Stop {name}? Its endpoint stops answering until the next deploy.", yes)
     be.stop(name)
     info(f"stopped {name}")

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from .. import tags as T
 from ..config.loader import Origin, find_profile, read_toml, resolve
 from ..config.models import WarmPolicy
-from ..errors import ConfigError, UsageError
+from ..errors import ConfigError, NotDeployed, UsageError
 from ..render import CLASS_NAME
 from . import deploy
 
@@ -18,7 +18,7 @@ from . import deploy
 def deployed_tags(backend: Any, app: str) -> dict[str, str]:
     info = backend.app_info(app)
     if info is None:
-        raise UsageError(f"app {app!r} is not deployed", hint="deploy it first: omc deploy --profile NAME")
+        raise NotDeployed(app, getattr(backend, "environment", None))
     tags = dict(info.tags or {})
     if tags.get(T.MANAGED) != "1":
         raise UsageError(
