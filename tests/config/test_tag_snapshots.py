@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ollama_modal import tags as T
-from ollama_modal.config.loader import resolve
+from ollama_modal.config.loader import Origin, resolve
 from ollama_modal.render import config_hash
 from ollama_modal.services.ops import restored_tags
 
@@ -72,3 +72,31 @@ def test_restored_tags_unknown_when_nothing_says_what_runs() -> None:
     described, known = restored_tags(deployed("a10g-economy"), deployed("a10g-economy"), 1)
     assert not known
     assert described[T.CONFIG_HASH] == T.UNKNOWN and described[T.ROLLED_BACK_TO] == "1"
+
+
+# -- the value codec --------------------------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(st.text(max_size=200))
+def test_any_value_round_trips_through_tags_in_modals_alphabet(value: str) -> None:
+    tags = {T.CODEC: T.CODEC_VERSION}
+    T.put(tags, "omc-model", value)
+    assert T.read(tags, "omc-model") == value
+    for k, v in tags.items():
+        assert TAG.match(k) and TAG.match(v), (k, v)
+    assert T.recorded(tags)["omc-model"] == value
+
+
+def test_real_names_decode_and_older_tags_read_as_they_are() -> None:
+    p = resolve("a10g-balanced", {("gpu", "type"): ("h100", Origin("flag", "--gpu")), ("gpu", "fallback"): (["a100-80gb"], Origin("flag", "--gpu"))}).profile
+    tags = T.app_tags(p, config_hash(p))
+    assert T.read(tags, T.MODEL) == "codellama:7b" and T.read(tags, T.GPU) == "H100,A100-80GB"
+    assert T.gpu_display(T.read(tags, T.GPU)) == "H100, A100-80GB"
+    legacy = {"omc-model": "codellama_c7b", "omc-gpu": "H100_A100-80GB", "omc-profile": "my_profile"}
+    assert T.read(legacy, T.MODEL) == "codellama:7b"
+    assert T.read(legacy, "omc-profile") == "my_profile"
+    assert T.parse_gpu("H100,A100-80GBx2") == (["H100", "A100-80GB"], 2)
+    assert T.parse_gpu("H100:2,A100-80GB:2") == (["H100", "A100-80GB"], 2)

@@ -88,12 +88,70 @@ def test_invalid_profile_sends_nothing(omc, modal_server) -> None:
     assert modal_server.methods() == []
 
 
-def test_dry_run_sends_nothing(omc, modal_server) -> None:
+#: RPCs that change something on Modal (a dry run must send none of them).
+MUTATING = {
+    "AppCreate", "AppPublish", "AppSetTags", "AppStop", "AppRollback", "AppClientDisconnect", "AppHeartbeat",
+    "FunctionPrecreate", "FunctionCreate", "ClassCreate", "FunctionUpdateSchedulingParams", "FunctionMap",
+    "ImageGetOrCreate", "MountGetOrCreate", "SecretGetOrCreate", "VolumeGetOrCreate", "VolumeCommit",
+}
+
+
+def test_dry_run_without_credentials_sends_nothing(omc, modal_server, monkeypatch) -> None:
+    for var in ("MODAL_TOKEN_ID", "MODAL_TOKEN_SECRET"):
+        monkeypatch.delenv(var, raising=False)
     r = omc("deploy", "--profile", "h100-always-on", "--dry-run", "--json")
     assert r.exit_code == 0
     plan = json.loads(r.stdout)
     assert plan["dry_run"] is True and plan["gpu"] == "H100" and plan["idle_cost_usd_per_month"] > 2000
+    assert plan["checked_remote"] is False
     assert modal_server.methods() == []
+
+
+def test_dry_run_with_credentials_diffs_against_the_live_app_read_only(omc, modal_server) -> None:
+    from modal_proto import api_pb2
+
+    deploy(omc)
+    assert omc("switch-warm", "always-on", "--yes").exit_code == 0
+    modal_server.servicer.reset_records()
+    r = omc("deploy", "--profile", "a10g-economy", "--dry-run", "--json")
+    assert r.exit_code == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["checked_remote"] is True and plan["deployed"] is True and plan["unchanged"] is False
+    changes = {c["field"]: c for c in plan["changes"]}
+    assert changes["scaledown_window"] == {"field": "scaledown_window", "deployed": "300", "desired": "10"}
+    assert "gpu" not in changes  # a diff: only what changes
+    assert plan["live_overrides"] == {"min_containers": 1}
+    sent = set(modal_server.methods())
+    assert sent and not (sent & MUTATING), sent
+    for call in modal_server.calls("AppGetOrCreate"):
+        assert call.object_creation_type != api_pb2.OBJECT_CREATION_TYPE_CREATE_IF_MISSING
+
+
+def test_plan_idle_cost_counts_the_live_warm_override_in_force(omc, modal_server) -> None:
+    deploy(omc)
+    assert omc("switch-warm", "always-on", "--yes").exit_code == 0
+    r = omc("deploy", "--profile", "a10g-economy", "--dry-run", "--json")
+    plan = json.loads(r.stdout)
+    assert plan["min_containers"] == 0 and plan["idle_min_containers"] == 1
+    assert plan["idle_cost_usd_per_month"] == plan["always_on_usd_per_month"] > 700
+    r = omc("deploy", "--profile", "a10g-economy", "--dry-run")
+    assert "min_containers=1 (live" in r.stdout and "$0.00/month" not in r.stdout
+
+
+def test_plan_idle_cost_of_a_warm_schedule(omc, profiles_dir: Path) -> None:
+    """Business hours on weekdays keep one container up about 27% of a month (offline plan)."""
+    (profiles_dir / "office.toml").write_text(
+        'extends = "h100-economy"\n[[warm.schedule]]\ndays = "weekdays"\nstart = "09:00"\nend = "18:00"\n'
+        'timezone = "Europe/Berlin"\nmin_containers = 1\n'
+    )
+    r = omc("deploy", "--profile", "office", "--dry-run", "--json")
+    assert r.exit_code == 0, r.stderr
+    plan = json.loads(r.stdout)
+    share = plan["idle_cost_usd_per_month"] / plan["always_on_usd_per_month"]
+    assert 0.25 < share < 0.29, share  # 21-22 weekdays x 9 h of 720 h
+    assert 0.25 < plan["idle_min_containers"] < 0.29
+    r = omc("deploy", "--profile", "office", "--dry-run")
+    assert "1 warm window" in r.stdout and "$0.00/month" not in r.stdout
 
 
 def test_no_credentials(omc, monkeypatch) -> None:

@@ -13,7 +13,14 @@ from .common import EnvOpt, backend, confirm, progress_printer
 @o.with_overrides
 def deploy_cmd(
     profile: o.ProfileOpt,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan only; needs no credentials and sends nothing to Modal.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show the plan only; change nothing. With Modal credentials the plan is a diff against the deployed "
+            "app (read-only calls); without, the offline plan (nothing is sent to Modal).",
+        ),
+    ] = False,
     yes: o.YesOpt = False,
     json_: o.JsonOpt = False,
     env: EnvOpt = None,
@@ -39,9 +46,11 @@ def deploy_cmd(
     if resolved.profile.server.auth == "none":
         warn("auth = \"none\": anyone who finds the URL can use the endpoint (and your GPU budget)")
 
-    offline = dry_run or not has_credentials()
-    if offline:
-        plan = svc.plan(resolved, None)
+    credentials = has_credentials()
+    if dry_run or not credentials:
+        # With credentials a dry run reads what is deployed (read-only lookups), so the plan is a
+        # diff against the live app, with its GPU switch and live warm settings.
+        plan = svc.plan(resolved, backend(resolved.profile.app.environment) if credentials else None)
         if json_:
             print_json({"dry_run": True, **plan.to_json()})
         else:

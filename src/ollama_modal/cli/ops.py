@@ -33,6 +33,7 @@ def logs_cmd(
 def history_cmd(app: AppOpt = None, json_: o.JsonOpt = False, env: EnvOpt = None) -> None:
     """Deployments of the app, newest first."""
     from ..services.apps import pick_app
+    from .. import tags as T
     from ..services.ops import history
     from .output import print_json, table
 
@@ -46,7 +47,7 @@ def history_cmd(app: AppOpt = None, json_: o.JsonOpt = False, env: EnvOpt = None
         ["version", "deployed at", "by", "tag", "profile", "gpu", "config"],
         [
             [r.get("version"), r.get("deployed_at"), r.get("deployed_by"), r.get("tag"),
-             (r.get("tags") or {}).get("omc-profile"), (r.get("tags") or {}).get("omc-gpu"), (r.get("tags") or {}).get("omc-config-hash")]
+             (r.get("tags") or {}).get("omc-profile"), T.gpu_display((r.get("tags") or {}).get("omc-gpu")), (r.get("tags") or {}).get("omc-config-hash")]
             for r in rows
         ],
     )

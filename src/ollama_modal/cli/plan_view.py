@@ -38,10 +38,20 @@ def show_plan(plan: Any, *, to_stdout: bool) -> None:
             highlight=False,
         )
     console.print(
-        f"idle cost of the warm policy: {usd(plan.idle_cost_per_month)}/month "
-        f"(min_containers={p.warm.min_containers}); one container always on: {usd(plan.always_on_per_month)}/month",
+        f"idle cost of the warm policy: {usd(plan.idle_cost_per_month)}/month ({_idle_basis(plan)}); "
+        f"one container always on: {usd(plan.always_on_per_month)}/month",
         highlight=False,
     )
+
+
+def _idle_basis(plan: Any) -> str:
+    p = plan.profile
+    live = plan.live_overrides.get("min_containers") if "min_containers" in plan.live_overrides else None
+    base = f"min_containers={live or 0} (live, from `omc switch-warm`)" if "min_containers" in plan.live_overrides else f"min_containers={p.warm.min_containers}"
+    if p.warm.schedule:
+        n = len(p.warm.schedule)
+        return f"{base}, {n} warm window{'s' if n > 1 else ''}: {plan.idle_min_containers:.2f} containers on average"
+    return base
 
 
 def show_result(result: Any) -> None:

@@ -132,3 +132,14 @@ def transitions(windows: Sequence[WarmWindow], base_min: int, start: float, end:
 
 def utc_datetime(unix: float) -> datetime:
     return datetime.fromtimestamp(unix, timezone.utc)
+
+
+def from_profile(windows: Sequence[object]) -> tuple[WarmWindow, ...]:
+    """The cost model's windows for a profile's ``warm.schedule`` entries."""
+    return tuple(WarmWindow(tuple(w.days), w.start, w.end, w.timezone, w.min_containers) for w in windows)  # type: ignore[attr-defined]
+
+
+def mean_min_containers(windows: Sequence[WarmWindow], base_min: int, start: float, days: int = 30) -> float:
+    """Average min_containers in force over ``days`` days from ``start`` (UNIX time), minute by minute."""
+    grid = np.arange(float(start), float(start) + days * 86400, 60.0)
+    return float(min_containers_at(windows, base_min, grid).mean())

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from .. import tags as T
 from ..config.loader import Origin, ResolvedProfile, with_gpu
-from ..pricing import always_on_monthly, idle_floor_monthly
+from ..pricing import always_on_monthly
 from ..render import CLASS_NAME, PULL_FUNCTION, WEB_METHOD, Rendered, render, render_pull_app
 
 Progress = Callable[[str], None]
@@ -57,8 +57,21 @@ class DeployPlan:
         return running == self.desired_tags
 
     @property
+    def idle_min_containers(self) -> float:
+        """Containers kept up with no traffic, averaged over a month: the profile's min_containers or
+        the live override in force (which the deploy re-applies), raised by the warm schedule's windows."""
+        base = self.live_overrides.get("min_containers", self.profile.warm.min_containers) or 0
+        if not self.profile.warm.schedule:
+            return float(base)
+        import time
+
+        from ..cost.schedule import from_profile, mean_min_containers
+
+        return mean_min_containers(from_profile(self.profile.warm.schedule), int(base), time.time())
+
+    @property
     def idle_cost_per_month(self) -> float:
-        return idle_floor_monthly(self.profile)
+        return always_on_monthly(self.profile) * self.idle_min_containers
 
     @property
     def always_on_per_month(self) -> float:
@@ -84,6 +97,7 @@ class DeployPlan:
             "live_overrides": self.live_overrides,
             "gpu_switch": {"gpu": T.gpu_display(self.gpu_switch), "profile_gpu": T.gpu_display(self.profile_gpu)} if self.gpu_switch else None,
             "idle_cost_usd_per_month": round(self.idle_cost_per_month, 2),
+            "idle_min_containers": round(self.idle_min_containers, 3),
             "always_on_usd_per_month": round(self.always_on_per_month, 2),
             "warnings": self.resolved.warnings,
         }
