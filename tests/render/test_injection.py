@@ -15,7 +15,7 @@ def _hostile_profile(profiles_dir: Path, marker: Path) -> str:
     payload = f'""" + str(__import__("pathlib").Path({str(marker)!r}).write_text("pwned")) + """'
     (profiles_dir / "evil.toml").write_text(
         'extends = "a10g-balanced"\n'
-        f"name = {_toml(payload + ' name')}\n"
+        f"name = {_toml('n' + payload[:100])}\n"
         f"description = {_toml(payload)}\n"
     )
     return "evil"
@@ -40,17 +40,17 @@ def test_triple_quotes_in_description_do_not_execute(profiles_dir: Path, tmp_pat
     assert ast.get_docstring(tree) == module.__doc__
 
 
-def test_profile_name_newline_cannot_escape_the_header_comment(profiles_dir: Path, tmp_path: Path) -> None:
+def test_renderer_is_safe_even_for_values_validation_would_refuse(tmp_path: Path) -> None:
+    """Validation refuses newlines in names; the renderer does not rely on it."""
     marker = tmp_path / "pwned"
-    (profiles_dir / "evil.toml").write_text(
-        'extends = "a10g-balanced"\n'
-        f"name = {_toml(chr(10) + 'import pathlib; pathlib.Path(' + repr(str(marker)) + ').write_text(1)' + chr(10))}\n"
-    )
-    source = render(resolve("evil").profile).source
+    code = f"import pathlib; pathlib.Path({str(marker)!r}).write_text('1')"
+    base = resolve("a10g-balanced").profile
+    evil = base.model_copy(update={"name": f"\n{code}\n", "description": f'\n"""\n{code}\n"""\r{code}\u2028{code}'})
     path = tmp_path / "evil_app.py"
-    path.write_text(source)
-    load_module(path)
+    path.write_text(render(evil).source)
+    module = load_module(path)
     assert not marker.exists()
+    assert evil.description in module.__doc__
 
 
 HOSTILE = ['"""', "'''", "\\", '\\"', "\n", "\r", "\x00", "\x7f", "\u2028", "\ud800", "{}", "$(id)", "`id`", "é😀", "# x\nimport os"]

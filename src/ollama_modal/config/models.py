@@ -27,26 +27,62 @@ DEFAULT_MAX_INPUTS = 4
 # Modal's limit on scaledown_window, checked client-side by the SDK (InvalidError).
 SCALEDOWN_MIN, SCALEDOWN_MAX = 2, 3600
 
+# Every pattern below is matched whole, with re.fullmatch: a `$` anchor would also accept a
+# trailing newline, which would then split the image's shell commands or a file name.
 # Ollama references end up in image build commands: allow only what the registry allows.
-MODEL_REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*){0,3}(:[A-Za-z0-9][A-Za-z0-9._-]{0,127})?$")
-APP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-VERSION_RE = re.compile(r"^\d+\.\d+\.\d+(-rc\d+)?$")
+MODEL_REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*){0,3}(:[A-Za-z0-9][A-Za-z0-9._-]{0,127})?")
+MODEL_REF_MAX = 300
+APP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+VERSION_RE = re.compile(r"\d{1,4}\.\d{1,4}\.\d{1,4}(-rc\d{1,3})?")
+# Modal's object names (Secrets, Volumes): modal/_utils/name_utils.py is_valid_object_name,
+# matched whole; a name Modal would read as an App ID is refused too.
+MODAL_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+MODAL_APP_ID_RE = re.compile(r"ap-[A-Za-z0-9]{22}")
+# Modal environment names (is_valid_environment_name, periods allowed for existing ones).
+ENVIRONMENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+REGION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+POLICY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+TIMEZONE_RE = re.compile(r"[A-Za-z0-9_+-]{1,32}(/[A-Za-z0-9_+-]{1,32}){0,3}")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_NAMES = {**{d: d for d in DAYS}, **{full: full[:3] for full in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}}
 DAY_GROUPS = {"weekdays": DAYS[:5], "weekends": DAYS[5:], "daily": DAYS}
-HHMM_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+HHMM_RE = re.compile(r"([01]\d|2[0-3]):[0-5]\d|24:00")
+PROFILE_NAME_MAX = 128
+DESCRIPTION_MAX = 500
+#: Generous bounds on counts, so a typo cannot ask the cost simulator for a billion containers.
+MAX_CONTAINERS_LIMIT = 10_000
+
+
+def modal_object_name(v: str, what: str) -> str:
+    """Modal's rule for Secret and Volume names, matched whole (shared by every such field)."""
+    if not MODAL_NAME_RE.fullmatch(v) or set(v) <= {"."}:
+        raise ValueError(f"{v!r} is not a valid Modal {what} name; use 1-64 letters, digits, '.', '-' or '_' (not only dots)")
+    if MODAL_APP_ID_RE.fullmatch(v):
+        raise ValueError(f"{v!r} looks like a Modal App ID; choose another {what} name")
+    return v
+
+
+def one_line(v: str, what: str, limit: int) -> str:
+    """Free text shown in tables: one line of printable characters, at most ``limit`` long."""
+    if len(v) > limit:
+        raise ValueError(f"{what} is {len(v)} characters long; keep it to {limit}")
+    if not v.isprintable():
+        raise ValueError(f"{what} must be one line of printable text (no newlines, tabs or control characters)")
+    return v
 
 
 class OmcModel(BaseModel):
     """Base: a typo in a user's file is an error naming the key."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # allow_inf_nan=False: TOML has `nan` and `inf`, and no setting means either.
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class AppConfig(OmcModel):
     name: Annotated[
         str,
-        Field(description="Modal app name. Every built-in profile uses the same one, so switching profile switches the one endpoint's tier."),
+        Field(description="Modal app name (1-63 letters, digits, `.`, `-`, `_`). Every built-in profile uses the same one, so switching profile switches the one endpoint's tier."),
     ] = DEFAULT_APP_NAME
     environment: Annotated[
         str | None, Field(description="Modal environment to deploy to (default: `MODAL_ENVIRONMENT` or the workspace default).")
@@ -59,8 +95,23 @@ class AppConfig(OmcModel):
     @field_validator("name")
     @classmethod
     def _app_name(cls, v: str) -> str:
-        if not APP_NAME_RE.match(v):
+        if not APP_NAME_RE.fullmatch(v):
             raise ValueError("must be 1-63 letters, digits, '.', '-' or '_', starting with a letter or digit")
+        return v
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, v: str | None) -> str | None:
+        if v is not None and not ENVIRONMENT_RE.fullmatch(v):
+            raise ValueError(f"{v!r} is not a Modal environment name; use 1-64 letters, digits, '.', '-' or '_', starting with a letter or digit")
+        return v
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str | list[str] | None) -> str | list[str] | None:
+        for r in [v] if isinstance(v, str) else v or []:
+            if not REGION_RE.fullmatch(r):
+                raise ValueError(f"{r!r} is not a region name; use letters, digits and '-', e.g. 'us-east'")
         return v
 
 
@@ -144,7 +195,7 @@ class WarmWindow(OmcModel):
     start: Annotated[str, Field(description="Local start time, HH:MM (24 h).")]
     end: Annotated[str, Field(description="Local end time, HH:MM; earlier than start means the window crosses midnight.")]
     timezone: Annotated[str, Field(description="IANA time zone, e.g. `Europe/Berlin`.")] = "UTC"
-    min_containers: Annotated[int, Field(ge=0, description="Containers kept up during the window.")] = 1
+    min_containers: Annotated[int, Field(ge=0, le=MAX_CONTAINERS_LIMIT, description="Containers kept up during the window.")] = 1
 
     @field_validator("days")
     @classmethod
@@ -152,16 +203,17 @@ class WarmWindow(OmcModel):
         items = DAY_GROUPS.get(v.lower()) if isinstance(v, str) else None
         if isinstance(v, str) and items is None:
             raise ValueError(f"{v!r} is not a day group; use weekdays, weekends, daily or a list such as ['mon', 'fri']")
-        out = list(items) if items is not None else [d.lower()[:3] for d in v]  # type: ignore[union-attr]
-        bad = [d for d in out if d not in DAYS]
+        if items is not None:
+            return list(items)
+        bad = [d for d in v if DAY_NAMES.get(d.lower()) is None]  # type: ignore[union-attr]
         if bad:
             raise ValueError(f"unknown day(s) {bad}; use mon, tue, wed, thu, fri, sat, sun")
-        return out
+        return [DAY_NAMES[d.lower()] for d in v]  # type: ignore[union-attr]
 
     @field_validator("start", "end")
     @classmethod
     def _hhmm(cls, v: str) -> str:
-        if not HHMM_RE.match(v):
+        if not HHMM_RE.fullmatch(v):
             raise ValueError(f"{v!r} is not a time of day; write HH:MM, e.g. '08:00'")
         return v
 
@@ -170,9 +222,11 @@ class WarmWindow(OmcModel):
     def _tz(cls, v: str) -> str:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+        if not TIMEZONE_RE.fullmatch(v):
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as 'Europe/Berlin' or 'UTC'")
         try:
             ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(f"unknown time zone {v!r}; use an IANA name such as 'Europe/Berlin' or 'UTC'") from None
         return v
 
@@ -191,17 +245,24 @@ class WarmPolicy(OmcModel):
         ),
     ] = DEFAULT_SCALEDOWN_WINDOW
     min_containers: Annotated[
-        int, Field(ge=0, description="Containers kept up at all times, billed around the clock. Old name: `keep_warm`.")
+        int, Field(ge=0, le=MAX_CONTAINERS_LIMIT, description="Containers kept up at all times, billed around the clock. Old name: `keep_warm`.")
     ] = 0
     max_containers: Annotated[
-        int | None, Field(ge=1, description="Upper bound on containers (requests queue beyond it). Old name: `concurrency_limit`.")
+        int | None, Field(ge=1, le=MAX_CONTAINERS_LIMIT, description="Upper bound on containers (requests queue beyond it). Old name: `concurrency_limit`.")
     ] = None
     buffer_containers: Annotated[
-        int, Field(ge=0, description="Extra idle containers kept while the app is busy, to absorb bursts.")
+        int, Field(ge=0, le=MAX_CONTAINERS_LIMIT, description="Extra idle containers kept while the app is busy, to absorb bursts.")
     ] = 0
     schedule: Annotated[
         list[WarmWindow], Field(description="Scheduled warm windows that raise min_containers at given hours.")
     ] = []
+
+    @field_validator("policy")
+    @classmethod
+    def _policy(cls, v: str | None) -> str | None:
+        if v is not None and not POLICY_RE.fullmatch(v):
+            raise ValueError(f"{v!r} is not a policy name; use 1-63 letters, digits, '.', '-' or '_'")
+        return v
 
     @model_validator(mode="after")
     def _bounds(self) -> WarmPolicy:
@@ -236,14 +297,14 @@ class ModelConfig(OmcModel):
         str | int,
         Field(
             description="How long the model stays loaded after a request (OLLAMA_KEEP_ALIVE): a duration such as "
-            "`30m` or seconds; negative means as long as the container lives. Must not be shorter than scaledown_window."
+            "`30m`, `1h30m` or whole seconds; negative means as long as the container lives. Must not be shorter than scaledown_window."
         ),
     ] = "-1"
     store: Annotated[
         Literal["volume", "image"],
         Field(description="Where the weights live: `volume` (a Modal Volume filled once by `omc deploy`) or `image` (baked in at build time)."),
     ] = "volume"
-    volume: Annotated[str, Field(description="Name of the Modal Volume holding the model store (store = \"volume\").")] = DEFAULT_VOLUME
+    volume: Annotated[str, Field(description="Name of the Modal Volume holding the model store (store = \"volume\"); Modal's name rules: 1-64 letters, digits, `.`, `-`, `_`.")] = DEFAULT_VOLUME
     size_gb: Annotated[
         float | None, Field(gt=0, description="Weight size in GB, for tags whose size omc cannot read from the name.")
     ] = None
@@ -251,7 +312,7 @@ class ModelConfig(OmcModel):
     @field_validator("name")
     @classmethod
     def _ref(cls, v: str) -> str:
-        if not MODEL_REF_RE.match(v):
+        if len(v) > MODEL_REF_MAX or not MODEL_REF_RE.fullmatch(v):
             raise ValueError(
                 f"{v!r} is not a valid Ollama model reference; write NAME[:TAG] with letters, digits, '.', '-', '_' "
                 "and '/' only (no spaces, quotes, ';' or '$'), e.g. 'codellama:7b'"
@@ -263,6 +324,11 @@ class ModelConfig(OmcModel):
     def _keep_alive(cls, v: str | int) -> str | int:
         parse_duration(v)  # raises ValueError with the fix
         return v
+
+    @field_validator("volume")
+    @classmethod
+    def _volume(cls, v: str) -> str:
+        return modal_object_name(v, "Volume")
 
     @property
     def keep_alive_seconds(self) -> float:
@@ -282,12 +348,12 @@ class OllamaConfig(OmcModel):
     kv_cache_type: Annotated[
         Literal["f16", "q8_0", "q4_0"], Field(description="KV cache precision (OLLAMA_KV_CACHE_TYPE); q8_0 halves its memory.")
     ] = "q8_0"
-    max_queue: Annotated[int, Field(ge=1, description="Requests Ollama queues before answering 503 (OLLAMA_MAX_QUEUE).")] = 512
+    max_queue: Annotated[int, Field(ge=1, le=1_000_000, description="Requests Ollama queues before answering 503 (OLLAMA_MAX_QUEUE).")] = 512
 
     @field_validator("version")
     @classmethod
     def _version(cls, v: str) -> str:
-        if not VERSION_RE.match(v):
+        if not VERSION_RE.fullmatch(v):
             raise ValueError(f"{v!r} is not a pinned release; write x.y.z, e.g. '{DEFAULT_OLLAMA_VERSION}'")
         return v
 
@@ -307,7 +373,7 @@ class ServerConfig(OmcModel):
     ] = DEFAULT_MAX_INPUTS
     target_inputs: Annotated[
         int | None,
-        Field(ge=1, description="Concurrency the autoscaler aims for before adding containers (default: max_inputs)."),
+        Field(ge=1, le=1000, description="Concurrency the autoscaler aims for before adding containers (default: max_inputs)."),
     ] = None
     timeout: Annotated[int, Field(ge=10, le=86400, description="Seconds one request may run.")] = 600
     startup_timeout: Annotated[
@@ -321,7 +387,7 @@ class ServerConfig(OmcModel):
         ),
     ] = "bearer"
     api_key_secret: Annotated[
-        str, Field(description="Modal Secret holding the API keys (OMC_API_KEYS); created with a random key on first deploy.")
+        str, Field(description="Modal Secret holding the API keys (OMC_API_KEYS); created with a random key on first deploy. Modal's name rules: 1-64 letters, digits, `.`, `-`, `_`.")
     ] = DEFAULT_SECRET
     label: Annotated[
         str | None,
@@ -351,8 +417,8 @@ class ServerConfig(OmcModel):
     @field_validator("label")
     @classmethod
     def _label(cls, v: str | None) -> str | None:
-        if v is not None and not LABEL_RE.match(v):
-            raise ValueError("must be lowercase letters, digits and '-', at most 63 characters")
+        if v is not None and (not LABEL_RE.fullmatch(v) or v.isdigit()):
+            raise ValueError("must be lowercase letters, digits and '-' (not only digits), at most 63 characters")
         return v
 
     @field_validator("cors_origins")
@@ -363,6 +429,11 @@ class ServerConfig(OmcModel):
             if problem:
                 raise ValueError(problem)
         return [o.lower() for o in v]  # browsers send scheme and host in lower case
+
+    @field_validator("api_key_secret")
+    @classmethod
+    def _secret(cls, v: str) -> str:
+        return modal_object_name(v, "Secret")
 
     @model_validator(mode="after")
     def _targets(self) -> ServerConfig:
@@ -381,7 +452,7 @@ class Profile(OmcModel):
     """A resolved profile: everything needed to render and deploy one Modal app."""
 
     name: Annotated[str, Field(description="Profile name, e.g. `a10g-balanced`.")]
-    description: Annotated[str, Field(description="One line for `omc profiles list`.")] = ""
+    description: Annotated[str, Field(description="One line for `omc profiles list` (printable text, at most 500 characters).")] = ""
     app: Annotated[AppConfig, Field(description="The Modal app.")] = AppConfig()
     gpu: Annotated[GpuConfig, Field(description="GPU tier.")] = GpuConfig()
     warm: Annotated[WarmPolicy, Field(description="Warm-keeping policy (Modal's autoscaler settings).")] = WarmPolicy()
@@ -389,6 +460,18 @@ class Profile(OmcModel):
     ollama: Annotated[OllamaConfig, Field(description="The Ollama server.")] = OllamaConfig()
     server: Annotated[ServerConfig, Field(description="Concurrency, timeouts, endpoint and auth.")] = ServerConfig()
     prices: Annotated[PriceOverrides, Field(description="Price overrides for cost estimates.")] = PriceOverrides()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v:
+            raise ValueError("must not be empty")
+        return one_line(v, "the profile name", PROFILE_NAME_MAX)
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, v: str) -> str:
+        return one_line(v, "the description", DESCRIPTION_MAX)
 
     @model_validator(mode="after")
     def _cross(self) -> Profile:

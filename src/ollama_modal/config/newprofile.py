@@ -14,7 +14,7 @@ from ..errors import ConfigError, UsageError
 from ..fsutil import atomic_write_text
 from .loader import Key, builtin_dir, find_profile, project_dir, resolve
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")  # matched whole (fullmatch)
 
 
 def create_profile(
@@ -26,7 +26,7 @@ def create_profile(
     force: bool,
     changes: dict[Key, tuple[Any, Any]],
 ) -> Path:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise UsageError(f"profile name {name!r} is not valid", hint="use lowercase letters, digits, '.', '-' and '_'")
     target_dir = directory or project_dir() or Path("profiles")
     path = target_dir / f"{name}.toml"
