@@ -58,22 +58,15 @@ def save_result(path: str | Path, result: BenchResult, now: datetime | None = No
 
 def read_saved(path: str | Path) -> list[dict[str, Any]]:
     """Every record of a ``--save`` file, oldest first."""
+    from ..safeio import loads_json, read_text
+
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise UsageError(f"{p} does not exist", hint="pass a file written by omc bench --save") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read {p}: {e}") from None
+    lines = read_text(p, what="saved results file", hint="pass a file written by omc bench --save").split("\n")
     records = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UsageError(f"{p}:{n}: not valid JSON ({e.msg})",
-                             hint="the file must hold one saved run per line, as omc bench --save writes") from None
+        rec = loads_json(line, where=f"{p}:{n}", hint="the file must hold one saved run per line, as omc bench --save writes")
         if not isinstance(rec, dict) or not isinstance(rec.get("results"), dict):
             raise UsageError(f'{p}:{n}: not a saved bench run (no "results" object)',
                              hint="pass a file written by omc bench --save") from None

@@ -6,12 +6,12 @@ JSONL format, one request per line: ``{"prompt": "..."}`` or ``{"messages": [...
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..safeio import loads_json, read_text
 
 BUILTIN: tuple[str, ...] = (
     "Write a Python function that sorts an array of integers using merge sort.",
@@ -57,11 +57,7 @@ def _bad(path: Path, line: int, problem: str, fix: str) -> UsageError:
 
 
 def _parse_line(path: Path, n: int, raw: str) -> Prompt:
-    try:
-        obj = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise _bad(path, n, f"not valid JSON ({e.msg} at column {e.colno})",
-                   'each line must be one JSON object, e.g. {"prompt": "Write a merge sort"}') from None
+    obj = loads_json(raw, where=f"{path}:{n}", hint='each line must be one JSON object, e.g. {"prompt": "Write a merge sort"}')
     if not isinstance(obj, dict):
         raise _bad(path, n, f"expected a JSON object, got {type(obj).__name__}",
                    'write {"prompt": "..."} or {"messages": [...]} on each line')
@@ -94,13 +90,10 @@ def _parse_line(path: Path, n: int, raw: str) -> Prompt:
 def load_prompts(path: str | Path) -> list[Prompt]:
     """Read a JSONL prompts file. Errors name the file, the line and the fix (UsageError)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"prompts file {p} does not exist", hint="check the --prompts path") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read prompts file {p}: {e}", hint="the file must be UTF-8 JSONL") from None
-    prompts = [_parse_line(p, n, raw) for n, raw in enumerate(text.splitlines(), 1) if raw.strip()]
+    text = read_text(p, what="--prompts file", hint="the --prompts file must be UTF-8 JSONL, one request per line")
+    # Only "\n" ends a JSONL record: str.splitlines() would also split inside a JSON string
+    # holding U+2028 or a form feed, which JSON allows unescaped.
+    prompts = [_parse_line(p, n, raw) for n, raw in enumerate(text.split("\n"), 1) if raw.strip()]
     if not prompts:
         raise UsageError(f"prompts file {p} has no prompts",
                          hint='add one JSON object per line, e.g. {"prompt": "Write a merge sort"}')

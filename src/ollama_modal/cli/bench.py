@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..bench.config import MAX_CONCURRENCY, MAX_REQUESTS, MAX_TOKENS
 from . import options as o
 from .common import AppOpt, EnvOpt, backend
 
@@ -20,10 +21,10 @@ def bench_cmd(
     url: Annotated[Optional[str], typer.Option("--url", help="Any OpenAI-compatible endpoint instead of the deployed app.")] = None,
     api_key: Annotated[Optional[str], typer.Option("--api-key", help="Bearer key (default: OMC_API_KEY or the key stored by omc).", envvar="OMC_API_KEY")] = None,
     model: Annotated[Optional[str], typer.Option("--model", help="Model name (default: the deployed model, or the endpoint's first).")] = None,
-    requests: Annotated[int, typer.Option("--requests", "-n", help="Requests per concurrency level.")] = 20,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Concurrent streams.")] = 1,
+    requests: Annotated[int, o.number("--requests", "-n", help="Requests per concurrency level.", ge=1, le=MAX_REQUESTS)] = 20,
+    concurrency: Annotated[int, o.number("--concurrency", "-c", help="Concurrent streams.", ge=1, le=MAX_CONCURRENCY)] = 1,
     sweep: Annotated[Optional[str], typer.Option("--sweep", help="Concurrency levels to run in turn, e.g. 1,2,4,8,16.")] = None,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", help="Output tokens asked per request.")] = 256,
+    max_tokens: Annotated[int, o.number("--max-tokens", help="Output tokens asked per request.", ge=1, le=MAX_TOKENS)] = 256,
     prompts: Annotated[Optional[Path], typer.Option("--prompts", help="JSONL file of prompts ({\"prompt\": ...} or {\"messages\": [...]}).")] = None,
     cold: Annotated[bool, typer.Option("--cold", help="Measure a true cold start first (needs an omc-managed app).")] = False,
     gpu: Annotated[Optional[str], typer.Option("--gpu", help="GPU behind --url, for the roofline.")] = None,

@@ -10,17 +10,25 @@ import typer
 from . import options as o
 from .common import EnvOpt
 
-RpmOpt = Annotated[Optional[float], typer.Option("--rpm", help="Mean requests per minute (Poisson arrivals).")]
+#: Upper bounds of the traffic flags; the simulator's memory and time bound them.
+MAX_DAYS = 3650.0
+MAX_RPM = 1_000_000.0
+MAX_SECONDS = 86_400.0
+
+RpmOpt = Annotated[Optional[float], o.number("--rpm", help="Mean requests per minute (Poisson arrivals).", gt=0, le=MAX_RPM)]
 PatternOpt = Annotated[
     Optional[str], typer.Option("--pattern", help="Daily shape: business-hours, or 24 comma-separated hourly weights.")
 ]
 TraceOpt = Annotated[Optional[Path], typer.Option("--trace", help="CSV or JSONL of request timestamps (and output_tokens).")]
-DaysOpt = Annotated[float, typer.Option("--days", help="Days of traffic to simulate (the bill is scaled to 30 days).")]
+DaysOpt = Annotated[float, o.number("--days", help="Days of traffic to simulate (the bill is scaled to 30 days).", gt=0, le=MAX_DAYS)]
 ServiceOpt = Annotated[
-    Optional[float], typer.Option("--service-seconds", help="Seconds per request (default: output tokens / the GPU's decode speed).")
+    Optional[float],
+    o.number("--service-seconds", help="Seconds per request (default: output tokens / the GPU's decode speed).", ge=0, le=MAX_SECONDS),
 ]
-TokensOpt = Annotated[Optional[float], typer.Option("--output-tokens", help="Output tokens per request when the traffic has none (256).")]
-ColdOpt = Annotated[Optional[float], typer.Option("--cold-start-seconds", help="Override the estimated cold start.")]
+TokensOpt = Annotated[
+    Optional[float], o.number("--output-tokens", help="Output tokens per request when the traffic has none (256).", gt=0, le=1_000_000)
+]
+ColdOpt = Annotated[Optional[float], o.number("--cold-start-seconds", help="Override the estimated cold start.", ge=0, le=MAX_SECONDS)]
 LiveOpt = Annotated[bool, typer.Option("--live-prices", help="Use the workspace's current rates (needs Modal credentials).")]
 
 
@@ -64,6 +72,10 @@ def cost_cmd(
 
     if compare and not compare_flag:
         raise UsageError(f"unexpected arguments {compare}", hint="to compare profiles: omc cost --profile A --compare B C")
+    if plot is not None:
+        from ..safeio import check_output_file
+
+        check_output_file(plot, flag="--plot")
     names = [profile, *(compare or [])]
     traffic, text = _traffic(rpm, pattern, trace, days)
     live = _live(live_prices, env)
@@ -80,9 +92,14 @@ def cost_cmd(
     if plot is not None:
         from ..services.costplan import plot as plot_sweep
 
+        from ..safeio import write_problem
+
         with working(f"simulating scaledown windows for {plot}"):
-            plot_sweep(resolve(profile).profile, traffic, plot, title=f"{profile}: {text}", service_seconds=service_seconds,
-                       output_tokens=output_tokens, cold_start_seconds=cold_start_seconds, live_rates=live)
+            try:
+                plot_sweep(resolve(profile).profile, traffic, plot, title=f"{profile}: {text}", service_seconds=service_seconds,
+                           output_tokens=output_tokens, cold_start_seconds=cold_start_seconds, live_rates=live)
+            except OSError as e:
+                raise write_problem("--plot", plot, e) from None
         info(f"wrote {plot}")
     if json_:
         print_json(reports[0].to_json() if len(reports) == 1 else [r.to_json() for r in reports])
@@ -100,8 +117,12 @@ def cost_cmd(
 
 
 def recommend_cmd(
-    p95_latency_s: Annotated[float, typer.Option("--p95-latency-s", help="Latency goal: p95 seconds per request, cold starts included.")],
-    budget_usd: Annotated[Optional[float], typer.Option("--budget-usd", help="Monthly budget; settings above it are rejected.")] = None,
+    p95_latency_s: Annotated[
+        float, o.number("--p95-latency-s", help="Latency goal: p95 seconds per request, cold starts included.", gt=0, le=MAX_SECONDS)
+    ],
+    budget_usd: Annotated[
+        Optional[float], o.number("--budget-usd", help="Monthly budget; settings above it are rejected.", ge=0, le=1e12)
+    ] = None,
     profile: Annotated[str, typer.Option("--profile", "-p", help="Profile whose model and server settings to keep.", envvar="OMC_PROFILE")] = "a10g-balanced",
     rpm: RpmOpt = None,
     pattern: PatternOpt = None,

@@ -4,9 +4,61 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
+from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Optional
 
 import typer
+
+
+@dataclass(frozen=True)
+class Range:
+    """A documented range for a numeric flag. NaN and infinity are never in range."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+
+    def text(self) -> str:
+        parts = [f"{op} {_fmt(v)}" for op, v in ((">=", self.ge), (">", self.gt), ("<=", self.le)) if v is not None]
+        return ", ".join(parts)
+
+    def problem(self, value: float) -> str | None:
+        if not math.isfinite(value):
+            return f"{value} is not a finite number"
+        if (self.ge is not None and value < self.ge) or (self.gt is not None and value <= self.gt) or (self.le is not None and value > self.le):
+            return f"{_fmt(value)} is out of range"
+        return None
+
+    def check(self, flag: str, value: float) -> None:
+        """Raise the CLI's bad-parameter error (exit 2) naming ``flag`` when ``value`` is out of range."""
+        problem = self.problem(value)
+        if problem is not None:
+            raise typer.BadParameter(f"{problem}; give a number {self.text()}", param_hint=f"'{flag}'")
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if math.isfinite(x) and x == int(x) and abs(x) < 1e15 else f"{x:g}"
+
+
+def number(*decls: str, help: str, ge: float | None = None, gt: float | None = None, le: float | None = None, **kwargs: Any) -> Any:
+    """``typer.Option`` for a number: finite and within the range given here, which --help states.
+
+    Every numeric flag of every command is declared through this one function, so a bad value
+    (``nan``, ``inf``, negative, absurdly large) is refused the same way before any work: exit 2
+    with a message naming the flag.
+    """
+    rng = Range(ge=ge, gt=gt, le=le)
+
+    def callback(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+        if value is None or ctx.resilient_parsing:
+            return value
+        flag = decls[0]
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            rng.check(flag, float(v))
+        return value
+
+    return typer.Option(*decls, help=f"{help} [{rng.text()}]", callback=callback, **kwargs)
 
 ProfileOpt = Annotated[
     str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Sequence
@@ -16,9 +17,42 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 
 
 def print_json(data: Any) -> None:
-    """Exactly one JSON document on stdout."""
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    """Exactly one JSON document on stdout, or nothing.
+
+    JSON has no NaN or Infinity (Python's ``json`` would write them as bare words no other
+    parser reads). Inputs are checked to be finite where they enter, so a non-finite number
+    here is a bug: it is refused as an internal error (exit 1) naming where it sits, and
+    nothing is printed, rather than turned into ``null`` that a script would take for "no value".
+    """
+    try:
+        text = json.dumps(data, indent=2, sort_keys=False, default=str, allow_nan=False)
+    except ValueError:
+        from ..errors import OmcError
+
+        where = _non_finite_path(data) or "(unknown)"
+        raise OmcError(
+            f"internal error: the --json output has a non-finite number at {where}; nothing was printed",
+            hint="run again without --json to see the table, and report it",
+        ) from None
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _non_finite_path(data: Any, path: str = "") -> str | None:
+    """Where the first NaN/infinity sits, e.g. ``levels[0].ttft_ms.p50``."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return path or "(top level)"
+    if isinstance(data, dict):
+        items = ((f"{path}.{k}" if path else str(k), v) for k, v in data.items())
+    elif isinstance(data, (list, tuple)):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(data))
+    else:
+        return None
+    for sub, value in items:
+        found = _non_finite_path(value, sub)
+        if found:
+            return found
+    return None
 
 
 def print_text(text: str) -> None:

@@ -81,6 +81,7 @@ def validate_cmd(
     """Validate profiles and report every problem at once; exit 2 if any is invalid."""
     from ..config import list_profiles, resolve
     from ..errors import ConfigError
+    from ..safeio import cut
     from .output import err, print_json, warn
 
     refs = profiles or [str(e.path) for e in list_profiles()]
@@ -99,11 +100,11 @@ def validate_cmd(
     else:
         for r in results:
             if r["valid"]:
-                err.print(f"ok       {r['profile']}", markup=False)
+                err.print(f"ok       {cut(r['profile'])}", markup=False)
                 for w in r["warnings"]:
                     warn(w)
             else:
-                err.print(f"invalid  {r['profile']}", markup=False)
+                err.print(f"invalid  {cut(r['profile'])}", markup=False)
                 for line in r["problems"]:
                     err.print(f"  {line}", markup=False)
     if bad:

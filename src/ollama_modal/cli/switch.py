@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..config.limits import MAX_CONTAINERS_LIMIT, SCALEDOWN_MAX, SCALEDOWN_MIN
 from . import options as o
 from .common import AppOpt, EnvOpt, backend, confirm, progress_printer
 
@@ -58,10 +59,10 @@ def switch_gpu_cmd(
 
 def switch_warm_cmd(
     policy: Annotated[Optional[str], typer.Argument(help="Warm policy: economy, balanced, always-on, or your parts/warm-NAME.toml.")] = None,
-    scaledown_window: Annotated[Optional[int], typer.Option("--scaledown-window", help="Seconds idle containers stay up (2..3600).")] = None,
-    min_containers: Annotated[Optional[int], typer.Option("--min-containers", help="Containers always up.")] = None,
-    max_containers: Annotated[Optional[int], typer.Option("--max-containers", help="Upper bound on containers.")] = None,
-    buffer_containers: Annotated[Optional[int], typer.Option("--buffer-containers", help="Extra warm containers while busy.")] = None,
+    scaledown_window: Annotated[Optional[int], o.number("--scaledown-window", help="Seconds idle containers stay up.", ge=SCALEDOWN_MIN, le=SCALEDOWN_MAX)] = None,
+    min_containers: Annotated[Optional[int], o.number("--min-containers", help="Containers always up.", ge=0, le=MAX_CONTAINERS_LIMIT)] = None,
+    max_containers: Annotated[Optional[int], o.number("--max-containers", help="Upper bound on containers.", ge=1, le=MAX_CONTAINERS_LIMIT)] = None,
+    buffer_containers: Annotated[Optional[int], o.number("--buffer-containers", help="Extra warm containers while busy.", ge=0, le=MAX_CONTAINERS_LIMIT)] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Drop live overrides: back to the deployed profile's values.")] = False,
     app: AppOpt = None,
     yes: o.YesOpt = False,

@@ -43,26 +43,44 @@ def looks_like_path(ref: str) -> bool:
     return ref.endswith(".toml") or os.sep in ref and not ref.startswith(PARTS_DIR + "/")
 
 
+#: Longer references are refused before touching the file system (ENAMETOOLONG and worse).
+MAX_REF_CHARS = 1024
+
+
+def _is_file(p: Path) -> bool:
+    try:
+        return p.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        return False
+
+
 def find_profile(ref: str, relative_to: Path | None = None) -> Path:
     """A profile name (``a10g-balanced``, ``parts/warm-economy``) or a path to a .toml file."""
+    from ..safeio import shown
+
+    if not ref or len(ref) > MAX_REF_CHARS or not ref.isprintable():
+        raise ConfigError(
+            f"profile {shown(ref)} is not a profile name or path",
+            hint=f"give a profile name or a path to a .toml file (printable, at most {MAX_REF_CHARS} characters)",
+        )
     if looks_like_path(ref):
         p = Path(ref)
-        if not p.is_absolute() and relative_to is not None and not p.exists():
+        if not p.is_absolute() and relative_to is not None and not _is_file(p):
             p = relative_to / p
-        if not p.is_file():
-            raise ConfigError(f"profile file {ref} does not exist", hint="check the path, or pass a profile name")
+        if not _is_file(p):
+            raise ConfigError(f"profile file {shown(ref)} does not exist", hint="check the path, or pass a profile name")
         return p
     dirs = ([relative_to] if relative_to else []) + search_dirs()
     for d in dirs:
         candidate = d / f"{ref}.toml"
-        if candidate.is_file():
+        if _is_file(candidate):
             return candidate
     names = sorted(p.name for p in list_profiles())
     import difflib
 
-    close = difflib.get_close_matches(ref, names, n=3)
+    close = difflib.get_close_matches(ref, names, n=3) if len(ref) <= 200 else []
     hint = f"did you mean {', '.join(close)}?" if close else "run `omc profiles list` to see the profiles"
-    raise ConfigError(f"no profile named {ref!r} in {', '.join(str(d) for d in search_dirs())}", hint=hint)
+    raise ConfigError(f"no profile named {shown(ref)} in {', '.join(str(d) for d in search_dirs())}", hint=hint)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,15 @@ Validating means importing pydantic and building the schema, which costs more th
 of the command together. A row is reused only while every file its profile was built from
 (the profile and everything it extends) has the same size and modification time, the
 ``OMC_*`` overrides are the same and omc's version is the same; otherwise it is rebuilt.
+
+The cache records a SHA-256 digest of the ``OMC_*`` environment, never the values: the
+environment holds secrets (``OMC_API_KEY``, ``OMC_API_KEYS``) that must not be written to disk.
+A file that cannot be read or validated becomes an ``error`` row; the others are listed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -33,8 +38,9 @@ def _stamp(path: str) -> list[int] | None:
 
 
 def _context() -> dict[str, Any]:
-    env = {k: v for k, v in sorted(os.environ.items()) if k.startswith("OMC_") and k not in (CACHE_DIR_ENV, "OMC_DEBUG")}
-    return {"version": __version__, "env": env}
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("OMC_") and k not in (CACHE_DIR_ENV, "OMC_DEBUG"))
+    digest = hashlib.sha256(json.dumps(env).encode("utf-8", "surrogatepass")).hexdigest()
+    return {"version": __version__, "env_sha256": digest}
 
 
 def _load_cache() -> dict[str, Any]:
@@ -50,13 +56,13 @@ def _fresh(entry: dict[str, Any]) -> bool:
 
 
 def _build_row(path: Path) -> tuple[dict[str, Any], list[str]]:
-    from ..errors import ConfigError
+    from ..errors import OmcError
     from ..pricing import always_on_monthly, idle_floor_monthly
     from .loader import resolve
 
     try:
         r = resolve(str(path))
-    except ConfigError as e:
+    except OmcError as e:  # unreadable, not UTF-8, bad TOML, invalid: listed as such
         return {"error": e.message}, [str(path)]
     p = r.profile
     row = {

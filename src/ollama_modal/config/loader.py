@@ -8,7 +8,6 @@ that point at the right file and line.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,9 @@ from .errors import format_validation_errors, legacy_key_problems, line_of
 from .models import Profile
 from .origins import Key, Origin  # noqa: F401  (re-exported)
 
+#: A profile is a few hundred bytes; anything near this is not one.
+MAX_PROFILE_BYTES = 1024 * 1024
+
 
 @dataclass
 class ResolvedProfile:
@@ -45,14 +47,11 @@ class ResolvedProfile:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: TOML syntax error", [f"{path}: TOML syntax error: {e}"], hint="fix the TOML syntax at that line") from None
+    """A profile file's table; every failure (unreadable, not UTF-8, bad TOML, too deep) is a ConfigError."""
+    from ..safeio import loads_toml, read_text
+
+    text = read_text(path, what="profile file", error=ConfigError, max_bytes=MAX_PROFILE_BYTES)
+    return loads_toml(text, where=str(path), error=ConfigError)
 
 
 def _flatten(data: dict[str, Any], prefix: Key = ()) -> dict[Key, Any]:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .. import catalog
 from ..service.settings import DEFAULT_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, origin_problem
 from .durations import parse_duration
+from .limits import MAX_CONTAINERS_LIMIT, SCALEDOWN_MAX, SCALEDOWN_MIN  # noqa: F401  (re-exported)
 
 # Defaults, named so docs and code agree.
 DEFAULT_APP_NAME = "omc-ollama"
@@ -24,8 +25,6 @@ DEFAULT_VOLUME = "omc-ollama-models"
 DEFAULT_SCALEDOWN_WINDOW = 300
 DEFAULT_MAX_INPUTS = 4
 
-# Modal's limit on scaledown_window, checked client-side by the SDK (InvalidError).
-SCALEDOWN_MIN, SCALEDOWN_MAX = 2, 3600
 
 # Every pattern below is matched whole, with re.fullmatch: a `$` anchor would also accept a
 # trailing newline, which would then split the image's shell commands or a file name.
@@ -50,8 +49,6 @@ DAY_GROUPS = {"weekdays": DAYS[:5], "weekends": DAYS[5:], "daily": DAYS}
 HHMM_RE = re.compile(r"([01]\d|2[0-3]):[0-5]\d|24:00")
 PROFILE_NAME_MAX = 128
 DESCRIPTION_MAX = 500
-#: Generous bounds on counts, so a typo cannot ask the cost simulator for a billion containers.
-MAX_CONTAINERS_LIMIT = 10_000
 
 
 def modal_object_name(v: str, what: str) -> str:

@@ -27,7 +27,11 @@ def create_profile(
     changes: dict[Key, tuple[Any, Any]],
 ) -> Path:
     if not NAME_RE.fullmatch(name):
-        raise UsageError(f"profile name {name!r} is not valid", hint="use lowercase letters, digits, '.', '-' and '_'")
+        from ..safeio import shown
+
+        raise UsageError(
+            f"profile name {shown(name)} is not valid", hint="use 1-63 lowercase letters, digits, '.', '-' and '_', starting with a letter or digit"
+        )
     target_dir = directory or project_dir() or Path("profiles")
     path = target_dir / f"{name}.toml"
     if path.exists() and not force:
