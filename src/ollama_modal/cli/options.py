@@ -79,7 +79,7 @@ BufferOpt = Annotated[
     Optional[int], typer.Option("--buffer-containers", help="Override warm.buffer_containers. [env var: OMC_BUFFER_CONTAINERS]")
 ]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Override model.name, e.g. codellama:13b. [env var: OMC_MODEL]")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (strict JSON: never NaN or Infinity).")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 _FLAG_KEYS = {
