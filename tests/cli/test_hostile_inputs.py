@@ -134,3 +134,11 @@ def test_listing_cache_holds_no_secrets(omc, monkeypatch, tmp_path: Path) -> Non
     monkeypatch.setenv("OMC_GPU", "t4")
     second = {r["name"]: r for r in json.loads(omc("profiles", "list", "--json").stdout)}
     assert first["a10g-balanced"]["gpu"] == "H100" and second["a10g-balanced"]["gpu"] == "T4"
+
+
+def test_output_directories_that_cannot_be(omc, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    _clean_exit_2(omc("profiles", "init", "--dir", str(tmp_path / "afile")), "afile")
+    _clean_exit_2(omc("profiles", "new", "mine", "--dir", str(tmp_path / "afile")), "afile")
+    r = omc("bench", "--url", "http://127.0.0.1:9", "--model", "m", "--save", str(tmp_path))
+    _clean_exit_2(r, "--save", "directory")

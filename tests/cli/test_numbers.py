@@ -1,4 +1,4 @@
-"""Every number on the command line is finite and in its documented range (exit 2 naming the
+"""Flags are checked before any work: every number is finite and in its documented range (exit 2 naming the
 flag, before any work), and --json output never carries NaN or Infinity."""
 
 from __future__ import annotations
@@ -77,3 +77,10 @@ def test_switch_warm_flags_are_checked_before_modal(omc, monkeypatch) -> None:
     for flag, value in (("--scaledown-window", "1"), ("--min-containers", "-1"), ("--max-containers", "0"), ("--buffer-containers", "99999999")):
         r = omc("switch-warm", flag, value, "--yes")
         assert r.exit_code == 2 and flag in r.stderr, (flag, r.stderr)
+
+
+def test_env_flag_follows_modal_environment_rules(omc, tmp_path) -> None:
+    for bad in ("../../x", "a/b", "x\n", "-x", "x" * 65):
+        r = omc("keys", "show", "--env", bad)
+        assert r.exit_code == 2 and "--env" in r.stderr, (bad, r.stderr)
+    assert not any((tmp_path / ".omc-state").rglob("*.json")) if (tmp_path / ".omc-state").exists() else True

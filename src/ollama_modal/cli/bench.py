@@ -48,6 +48,10 @@ def bench_cmd(
         raise UsageError("give --app or --url, not both")
     if cold and url:
         raise UsageError("--cold needs an omc-managed app (it drains the app's containers)", hint="drop --url, or --cold")
+    if save is not None:
+        from ..safeio import check_output_file
+
+        check_output_file(save, flag="--save", create_parents=True)  # before the run, not after it
     be = None
     if url:
         size = estimate_model(model) if model else None

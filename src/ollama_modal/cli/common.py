@@ -13,9 +13,21 @@ AppOpt = Annotated[
     Optional[str],
     typer.Option("--app", help="Modal app name (default: the profiles' app, or the only omc-managed app).", envvar="OMC_APP"),
 ]
+def _environment(value: Optional[str]) -> Optional[str]:
+    # Checked here, before Modal or a local file sees it (key files are named after it).
+    from ..config.names import environment_name
+
+    if value is not None:
+        try:
+            environment_name(value)
+        except ValueError as e:
+            raise typer.BadParameter(str(e), param_hint="'--env'") from None
+    return value
+
+
 EnvOpt = Annotated[
     Optional[str],
-    typer.Option("--env", help="Modal environment (default: MODAL_ENVIRONMENT or the workspace default)."),
+    typer.Option("--env", help="Modal environment (default: MODAL_ENVIRONMENT or the workspace default).", callback=_environment),
 ]
 
 

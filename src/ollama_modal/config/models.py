@@ -15,6 +15,7 @@ from .. import catalog
 from ..service.settings import DEFAULT_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, origin_problem
 from .durations import parse_duration
 from .limits import MAX_CONTAINERS_LIMIT, SCALEDOWN_MAX, SCALEDOWN_MIN  # noqa: F401  (re-exported)
+from .names import environment_name, modal_object_name
 
 # Defaults, named so docs and code agree.
 DEFAULT_APP_NAME = "omc-ollama"
@@ -34,12 +35,6 @@ MODEL_REF_MAX = 300
 APP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 VERSION_RE = re.compile(r"\d{1,4}\.\d{1,4}\.\d{1,4}(-rc\d{1,3})?")
-# Modal's object names (Secrets, Volumes): modal/_utils/name_utils.py is_valid_object_name,
-# matched whole; a name Modal would read as an App ID is refused too.
-MODAL_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
-MODAL_APP_ID_RE = re.compile(r"ap-[A-Za-z0-9]{22}")
-# Modal environment names (is_valid_environment_name, periods allowed for existing ones).
-ENVIRONMENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 REGION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 POLICY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 TIMEZONE_RE = re.compile(r"[A-Za-z0-9_+-]{1,32}(/[A-Za-z0-9_+-]{1,32}){0,3}")
@@ -49,15 +44,6 @@ DAY_GROUPS = {"weekdays": DAYS[:5], "weekends": DAYS[5:], "daily": DAYS}
 HHMM_RE = re.compile(r"([01]\d|2[0-3]):[0-5]\d|24:00")
 PROFILE_NAME_MAX = 128
 DESCRIPTION_MAX = 500
-
-
-def modal_object_name(v: str, what: str) -> str:
-    """Modal's rule for Secret and Volume names, matched whole (shared by every such field)."""
-    if not MODAL_NAME_RE.fullmatch(v) or set(v) <= {"."}:
-        raise ValueError(f"{v!r} is not a valid Modal {what} name; use 1-64 letters, digits, '.', '-' or '_' (not only dots)")
-    if MODAL_APP_ID_RE.fullmatch(v):
-        raise ValueError(f"{v!r} looks like a Modal App ID; choose another {what} name")
-    return v
 
 
 def one_line(v: str, what: str, limit: int) -> str:
@@ -99,9 +85,7 @@ class AppConfig(OmcModel):
     @field_validator("environment")
     @classmethod
     def _environment(cls, v: str | None) -> str | None:
-        if v is not None and not ENVIRONMENT_RE.fullmatch(v):
-            raise ValueError(f"{v!r} is not a Modal environment name; use 1-64 letters, digits, '.', '-' or '_', starting with a letter or digit")
-        return v
+        return v if v is None else environment_name(v)
 
     @field_validator("region")
     @classmethod

@@ -56,7 +56,10 @@ def create_profile(
             raise ConfigError(
                 f"the new profile {name!r} would be invalid", [p.replace(str(probe), str(path)) for p in e.problems] or [e.message]
             ) from None
-    atomic_write_text(path, text)
+    try:
+        atomic_write_text(path, text)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror or e}", hint="check --dir and its permissions") from None
     return path
 
 
@@ -69,7 +72,10 @@ def copy_builtins(directory: Path, *, force: bool) -> tuple[list[Path], list[Pat
         if dest.exists() and not force:
             skipped.append(dest)
             continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(f, dest)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, dest)
+        except OSError as e:
+            raise UsageError(f"cannot write {dest}: {e.strerror or e}", hint="check --dir and its permissions") from None
         written.append(dest)
     return written, skipped
