@@ -142,8 +142,9 @@ def loads_toml(text: str, *, where: str, error: type[OmcError]) -> dict[str, Any
         raise _toml_error(error, where, f"TOML syntax error: {e}", "fix the TOML syntax at that line") from None
     except RecursionError:
         raise _toml_error(error, where, f"nested too deeply (at most {MAX_NESTING} levels)", None) from None
-    except ValueError as e:  # e.g. an integer of thousands of digits
-        raise _toml_error(error, where, f"TOML value refused: {e}", None) from None
+    except ValueError as e:  # Python refuses integers of more than 4300 digits
+        problem = "an integer with too many digits" if "digits" in str(e) else str(e)
+        raise _toml_error(error, where, f"TOML value refused: {problem}", None) from None
     if depth(value) > MAX_NESTING:
         raise _toml_error(error, where, f"nested too deeply (at most {MAX_NESTING} levels)", None)
     return value

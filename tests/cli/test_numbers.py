@@ -10,7 +10,7 @@ import pytest
 
 BAD = [
     # (command..., flag, bad values)
-    (("cost", "--rpm", "1", "--days", "1"), "--rpm", ["nan", "inf", "-inf", "-1", "0"]),
+    (("cost", "--rpm", "1", "--days", "1"), "--rpm", ["nan", "inf", "-inf", "-1", "0", "1e400", "9" * 400]),
     (("cost", "--rpm", "1", "--days", "1"), "--days", ["nan", "inf", "-1", "0", "100000"]),
     (("cost", "--rpm", "1", "--days", "1"), "--service-seconds", ["nan", "inf", "-1"]),
     (("cost", "--rpm", "1", "--days", "1"), "--cold-start-seconds", ["nan", "inf", "-10"]),
@@ -20,7 +20,7 @@ BAD = [
     (("recommend", "--p95-latency-s", "30", "--rpm", "1", "--days", "1"), "--rpm", ["nan"]),
     (("recommend", "--p95-latency-s", "30", "--rpm", "1", "--days", "1"), "--days", ["inf"]),
     (("recommend", "--p95-latency-s", "30", "--rpm", "1", "--days", "1"), "--service-seconds", ["nan"]),
-    (("bench", "--url", "http://127.0.0.1:9", "--model", "m"), "--requests", ["0", "-1", "10000000"]),
+    (("bench", "--url", "http://127.0.0.1:9", "--model", "m"), "--requests", ["0", "-1", "10000000", "9" * 400]),
     (("bench", "--url", "http://127.0.0.1:9", "--model", "m"), "--concurrency", ["0", "100000"]),
     (("bench", "--url", "http://127.0.0.1:9", "--model", "m"), "--max-tokens", ["0", "100000000"]),
 ]

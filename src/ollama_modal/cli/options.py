@@ -24,10 +24,11 @@ class Range:
         return ", ".join(parts)
 
     def problem(self, value: float) -> str | None:
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             return f"{value} is not a finite number"
+        # int vs float comparisons are exact in Python (no float() of a 400-digit int).
         if (self.ge is not None and value < self.ge) or (self.gt is not None and value <= self.gt) or (self.le is not None and value > self.le):
-            return f"{_fmt(value)} is out of range"
+            return f"{str(value)[:20]} is out of range"
         return None
 
     def check(self, flag: str, value: float) -> None:
@@ -55,7 +56,7 @@ def number(*decls: str, help: str, ge: float | None = None, gt: float | None = N
             return value
         flag = decls[0]
         for v in value if isinstance(value, (list, tuple)) else [value]:
-            rng.check(flag, float(v))
+            rng.check(flag, v)
         return value
 
     return typer.Option(*decls, help=f"{help} [{rng.text()}]", callback=callback, **kwargs)

@@ -63,7 +63,8 @@ def _build_row(path: Path) -> tuple[dict[str, Any], list[str]]:
     try:
         r = resolve(str(path))
     except OmcError as e:  # unreadable, not UTF-8, bad TOML, invalid: listed as such
-        return {"error": e.message}, [str(path)]
+        problems = getattr(e, "problems", [])
+        return {"error": problems[0] if len(problems) == 1 else e.message}, [str(path)]
     p = r.profile
     row = {
         "description": p.description,
