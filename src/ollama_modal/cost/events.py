@@ -1,33 +1,39 @@
-"""General event-driven simulation: many containers, concurrency, max_containers queueing,
-buffer containers and scheduled min_containers. A plain loop over requests with a heap of
-completions and scaledown expiries; exact for the rules in docs/cost.md:
+"""The reference simulation: an exact per-request event loop over Modal's pool model.
 
-* Routing: a request goes to the lowest-ranked ready container with a free slot; else to a
-  starting container with a free slot (it waits for it); else it starts a new container
-  (lowest free rank) if fewer than max_containers are up; else it queues (FIFO) for the next
-  free slot. Packing onto low ranks is what lets the others go idle and scale down.
-* A container that goes idle (no request assigned) stops W seconds later unless the floor
-  needs it: floor = min(max_containers, max(min_containers now, busy + buffer if busy else 0)),
-  busy = containers with a request assigned. Kept containers stop (longest idle first) as soon
-  as the floor drops. When the floor rises above the containers up, new ones start.
+Slow (a Python loop over requests, ~2 us each) and simple, so that it can be read against
+docs/cost.md line by line; the vectorised model (pool.py) is tested against it.
+
+The pool (docs/cost.md, "The model"):
+
+* One first-come-first-served queue. A request runs at once when a *ready* container has a
+  free slot (``max_inputs`` per container); otherwise it waits in the queue, and the first
+  slot that frees up, or the first container that becomes ready, takes the head of the queue.
+* Demand: ``need = ceil(in_system / target_inputs) + buffer_containers`` while any request is
+  in the system (running or queued), else 0.
+* Containers up = ``min(max_containers, max(min_containers(t), the largest need of the last
+  scaledown_window seconds)))``: scale-up is immediate, scale-down happens at the pool level
+  once the window has passed since the pool last needed that many.
+* A new container is ready ``cold_start`` seconds after it starts; when the pool shrinks the
+  newest containers stop first (those still starting, if any). Containers are identical, so
+  which one serves a request does not matter.
 * At time 0 the floor's containers are up and warm. Billing is cut at the span's end.
 
-At equal times: completions, then floor changes, then arrivals, then expiries (so a request
-arriving exactly W after the last completion still finds the container up).
+At equal times: completions, then containers becoming ready, then floor changes, then
+arrivals, then scale-down checks (so a request arriving exactly ``scaledown_window`` after the
+pool last needed a container still finds it up).
 """
 
 from __future__ import annotations
 
 import heapq
-from bisect import insort
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from .usage import GiveUp, Usage
 
-_COMPLETE, _FLOOR, _ARRIVAL, _EXPIRE = 0, 1, 2, 3
+_COMPLETE, _READY, _FLOOR, _ARRIVAL, _EXPIRE = 0, 1, 2, 3, 4
 
 
 def simulate_events(
@@ -38,275 +44,179 @@ def simulate_events(
     window: float,
     cold_start: float,
     concurrency: int,
+    target_inputs: int | None = None,
     min_changes: Sequence[tuple[float, int]] = ((0.0, 0),),
     max_containers: int | None = None,
     buffer_containers: int = 0,
     give_up: GiveUp | None = None,
 ) -> Usage:
     """``min_changes``: [(0, min at start), (t, new min), ...] in seconds from the span's start."""
-    sim = _Sim(span, window, cold_start, concurrency, max_containers, buffer_containers, s.tolist(), a.tolist(), 0, give_up)
-    changes = list(min_changes)
-    sim.cur_min = int(changes[0][1])
-    for t, m in changes[1:]:
-        heapq.heappush(sim.heap, (float(t), _FLOOR, int(m), 0))
-    return sim.run()
+    return _Pool(a.tolist(), s.tolist(), span, window, cold_start, concurrency, target_inputs or concurrency,
+                 list(min_changes), max_containers, buffer_containers, give_up).run()
 
 
-def simulate_until_idle(
-    a: list[float], s: list[float], lo: int, span: float, *, window: float, cold_start: float, concurrency: int,
-    max_containers: int | None = None, give_up: GiveUp | None = None,
-    handback: Callable[[int, float, list[float], int], object] | None = None,
-    initial: tuple[float, list[float], float, int] | None = None,
-) -> tuple[Usage, int, object]:
-    """Simulate requests ``lo:`` (lists) from a moment when no container is up (min_containers 0,
-    no buffer) until the next arrival that again finds none up, or until ``handback(i, last,
-    pending, rank)`` accepts to take over at request ``i`` while a single ready container is up
-    (its latest completion ``last``, the completion times ``pending`` of requests it still
-    serves, its routing rank).
-    Returns the usage up to there, how many requests it served, and what ``handback`` returned.
-
-    ``initial = (t0, pending, last, rank)`` starts instead with one ready container of that
-    rank, billed from t0, still serving requests that complete at ``pending`` (its latest
-    completion ``last``)."""
-    sim = _Sim(span, window, cold_start, concurrency, max_containers, 0, s, a, lo, give_up)
-    sim.handback = handback
-    if initial is not None:
-        sim.take_over(*initial)
-    usage = sim.run(stop_when_idle=True)
-    return usage, sim.consumed, sim.resume
-
-
-class _Sim:
-    """State of one run. The per-request loop in ``run`` is inlined for speed (~1.5 us/request)."""
-
-    def __init__(self, span: float, window: float, cold_start: float, concurrency: int,
-                 max_containers: int | None, buffer: int, service: list[float], arrivals: list[float], lo: int,
-                 give_up: GiveUp | None = None) -> None:
-        self.span, self.window, self.cold_start, self.k = span, window, cold_start, concurrency
-        self.cap = max_containers if max_containers is not None else 1 << 30
-        self.buffer = buffer
-        self.service, self.arrivals = service, arrivals
-        self.lo = lo  # first request simulated; latencies are kept from there on
-        self.lat: list[float] = []
-        # Per-container state, indexed by container id; ``alive`` holds (rank, id) sorted by rank.
-        self.ready: list[float] = []
-        self.inflight: list[int] = []
-        self.idle_since: list[float] = []
-        self.up_since: list[float] = []
-        self.busy_since: list[float] = []
-        self.token: list[int] = []
-        self.rank_of: list[int] = []
-        self.alive: list[tuple[int, int]] = []
-        self.overdue: set[int] = set()  # idle past W but kept by the floor
+class _Pool:
+    def __init__(self, a: list[float], s: list[float], span: float, window: float, cold_start: float, k: int, kt: int,
+                 changes: list[tuple[float, int]], cap: int | None, buffer: int, give_up: GiveUp | None) -> None:
+        self.a, self.s, self.span, self.w, self.c, self.k, self.kt = a, s, span, window, cold_start, k, kt
+        self.cap = cap if cap is not None else 1 << 30
+        self.buffer, self.give_up = buffer, give_up
+        self.cur_min = int(changes[0][1])
+        self.heap: list[tuple[float, int, int, int]] = []  # (time, kind, seq, payload)
+        self.seq = 0
+        for t, m in changes[1:]:
+            self.push(float(t), _FLOOR, int(m))
+        self.n = self.running = self.need = 0
         self.queue: deque[int] = deque()
-        self.heap: list[tuple[float, int, int, int]] = []  # (time, kind, container or value, token)
+        self.last_needed: list[float] = []  # per level (index j-1): when need last dropped below j
+        self.starts: list[float] = []  # stack of containers: start time (bottom = oldest)
+        self.ready_at: list[float] = []
+        self.ready = 0  # containers ready (always the bottom ones: the oldest started first)
         self.billed = self.busy_t = 0.0
-        self.busy = self.cold = self.cold_req = self.queued = self.seen = self.cur_min = 0
-        self.consumed = len(arrivals) - lo
-        self.give_up = give_up
-        self.gave_up: str | None = None
-        self.handback: Callable[[int, float, list[float], int], object] | None = None
-        self.resume: object = None
+        self.last_t = 0.0
+        self.cold = self.cold_req = self.queued = self.seen = 0
+        self.lat = [0.0] * len(a)
+
+    def push(self, t: float, kind: int, payload: int) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (t, kind, self.seq, payload))
 
     def clip(self, x: float) -> float:
-        return self.span if x > self.span else x
+        return self.span if x > self.span else (0.0 if x < 0.0 else x)
 
-    def start_container(self, t: float, warm: bool = False, rank: int | None = None) -> int:
-        cid = len(self.ready)
-        if rank is None:
-            used = {r for r, _ in self.alive}
-            rank = next(r for r in range(len(self.alive) + 1) if r not in used)
-        r_t = t if warm else t + self.cold_start
-        self.ready.append(r_t)
-        self.inflight.append(0)
-        self.idle_since.append(r_t)
-        self.up_since.append(t)
-        self.busy_since.append(0.0)
-        self.token.append(0)
-        self.rank_of.append(rank)
-        insort(self.alive, (rank, cid))
-        if not warm:
+    def account(self, t: float) -> None:
+        """Busy container-seconds up to t: min(ceil(in_system / max_inputs), containers up)."""
+        dt = self.clip(t) - self.clip(self.last_t)
+        if dt > 0 and self.n:
+            self.busy_t += dt * min(-(-self.n // self.k), len(self.starts))
+        self.last_t = t
+
+    def target(self, t: float, expiring: bool = False) -> int:
+        """Containers the pool wants at t; a level lapses W after it was last needed (at that
+        instant only when handling its scale-down check, so an arrival at that instant keeps it)."""
+        kept = len(self.last_needed)
+        while kept > self.need and (self.last_needed[kept - 1] + self.w < t
+                                    or (expiring and self.last_needed[kept - 1] + self.w <= t)):
+            kept -= 1
+        return min(self.cap, max(self.cur_min, self.need, kept))
+
+    def set_need(self, t: float) -> None:
+        new = min(self.cap, -(-self.n // self.kt) + self.buffer) if self.n else 0
+        if new < self.need:
+            for j in range(new, self.need):
+                self.last_needed[j] = t
+            self.push(t + self.w, _EXPIRE, 0)
+        elif new > self.need:
+            while len(self.last_needed) < new:
+                self.last_needed.append(t)
+            for j in range(self.need, new):
+                self.last_needed[j] = float("inf")  # needed now
+        self.need = new
+
+    def adjust(self, t: float, expiring: bool = False) -> None:
+        target = self.target(t, expiring)
+        while len(self.starts) < target:
+            self.starts.append(t)
+            self.ready_at.append(t + self.c)
             self.cold += 1
-        self.seen = max(self.seen, len(self.alive))
-        heapq.heappush(self.heap, (r_t + self.window, _EXPIRE, cid, 0))
-        return cid
+            if self.c > 0:
+                self.push(t + self.c, _READY, len(self.starts))
+            else:
+                self.ready += 1
+        while len(self.starts) > target:
+            st = self.starts.pop()
+            self.ready_at.pop()
+            if self.ready > len(self.starts):
+                self.ready -= 1
+            self.billed += self.clip(t) - self.clip(st)
+        self.seen = max(self.seen, len(self.starts))
+        self.dispatch(t)
 
-    def stop(self, cid: int, t: float) -> None:
-        self.alive.remove((self.rank_of[cid], cid))
-        self.overdue.discard(cid)
-        self.billed += max(0.0, self.clip(t) - self.clip(self.up_since[cid]))
+    def dispatch(self, t: float) -> None:
+        cap = self.k * self.ready
+        while self.queue and self.running < cap:
+            self.begin(self.queue.popleft(), t)
 
-    def floor(self) -> int:
-        b = self.busy
-        return min(self.cap, max(self.cur_min, b + self.buffer if b else 0))
+    def begin(self, i: int, t: float) -> None:
+        self.running += 1
+        self.lat[i] = t - self.a[i] + self.s[i]
+        self.push(t + self.s[i], _COMPLETE, i)
 
-    def enforce(self, t: float) -> None:
-        fl = self.floor()
-        while len(self.alive) < fl:
-            self.start_container(t)
-        while len(self.alive) > fl and self.overdue:
-            self.stop(min(self.overdue, key=lambda c: (self.idle_since[c], c)), t)
-
-    def became_busy(self, cid: int, t: float) -> None:
-        self.token[cid] += 1
-        self.overdue.discard(cid)
-        self.busy_since[cid] = t
-        self.busy += 1
-        if self.buffer:
-            self.enforce(t)
-
-    def became_idle(self, cid: int, t: float) -> None:
-        self.busy -= 1
-        self.busy_t += max(0.0, self.clip(t) - self.clip(self.busy_since[cid]))
-        self.idle_since[cid] = t
-        self.token[cid] += 1
-        heapq.heappush(self.heap, (t + self.window, _EXPIRE, cid, self.token[cid]))
-        if self.buffer:
-            self.enforce(t)
-
-    def handle(self, t: float, kind: int, x: int, tok: int) -> None:
+    def handle(self, t: float, kind: int, payload: int) -> None:
         if kind == _COMPLETE:
-            if self.queue:  # the freed slot goes straight to the longest-waiting request
-                i = self.queue.popleft()
-                self.lat[i - self.lo] = t - self.arrivals[i] + self.service[i]
-                heapq.heappush(self.heap, (t + self.service[i], _COMPLETE, x, 0))
-                return
-            self.inflight[x] -= 1
-            if self.inflight[x] == 0:
-                self.became_idle(x, t)
-        elif kind == _EXPIRE:
-            if tok != self.token[x] or self.inflight[x] or (self.rank_of[x], x) not in self.alive:
-                return
-            if len(self.alive) - 1 >= self.floor():
-                self.stop(x, t)
-            else:
-                self.overdue.add(x)
-        else:  # _FLOOR
-            self.cur_min = x
-            self.enforce(t)
+            self.account(t)
+            self.running -= 1
+            self.n -= 1
+            self.dispatch(t)
+            self.set_need(t)
+            self.adjust(t)
+        elif kind == _READY:
+            # payload: the stack height when it started; it is ready if still up and started then
+            if payload <= len(self.starts) and self.ready_at[payload - 1] == t and self.ready < payload:
+                self.ready = payload
+                self.dispatch(t)
+        elif kind == _FLOOR:
+            self.account(t)
+            self.cur_min = payload
+            self.adjust(t)
+        else:  # _EXPIRE
+            self.account(t)
+            self.adjust(t, expiring=True)
 
-    def take_over(self, t0: float, pending: list[float], last: float, rank: int) -> None:
-        # Same rank as in an uninterrupted run: routing prefers low ranks.
-        cid = self.start_container(t0, warm=True, rank=rank)
-        self.token[cid] += 1  # its fresh-container expiry no longer applies
-        self.inflight[cid] = len(pending)
-        for x in pending:
-            heapq.heappush(self.heap, (x, _COMPLETE, cid, 0))
-        if pending:
-            self.busy_since[cid] = t0
-            self.busy = 1
-        else:
-            self.idle_since[cid] = last
-            heapq.heappush(self.heap, (last + self.window, _EXPIRE, cid, self.token[cid]))
-
-    def try_handback(self, i: int, t: float) -> bool:
-        """One ready container left: offer the rest of its session to the vectorised path."""
-        cid = self.alive[0][1]
-        if self.ready[cid] > t or self.handback is None:
-            return False
-        pending = [e[0] for e in self.heap if e[1] == _COMPLETE and e[2] == cid]
-        last = max(pending) if pending else self.idle_since[cid]
-        resume = self.handback(i, last, pending, self.rank_of[cid])
-        if resume is None:
-            return False
-        self.resume = resume
-        self.consumed = i - self.lo
-        # Bill the container, and its busy time, up to the hand-over; the taker bills the rest.
-        self.billed += max(0.0, self.clip(t) - self.clip(self.up_since[cid]))
-        if self.inflight[cid]:
-            self.busy_t += max(0.0, self.clip(t) - self.clip(self.busy_since[cid]))
-        return True
-
-    def should_give_up(self, t: float) -> bool:
-        g = self.give_up
-        assert g is not None
-        # Queued requests still hold 0.0 here: the slow count can only be low, never high.
-        self.slow = getattr(self, "slow", 0) + sum(1 for x in self.lat[getattr(self, "checked", 0):] if x > g.latency_goal)
-        self.checked = len(self.lat)
-        if self.slow >= g.slow_requests:
-            self.gave_up = "latency"
-        elif self.billed + sum(self.clip(t) - self.clip(self.up_since[c]) for _, c in self.alive) > g.container_seconds:
-            self.gave_up = "cost"
-        return self.gave_up is not None
-
-    def run(self, stop_when_idle: bool = False) -> Usage:
-        heap, alive, ready, inflight, service, lat = self.heap, self.alive, self.ready, self.inflight, self.service, self.lat
-        k, handle, pop, push = self.k, self.handle, heapq.heappop, heapq.heappush
-        for _ in range(min(self.cap, self.cur_min)):
-            self.start_container(0.0, warm=True)
-        arrivals, lo = self.arrivals, self.lo
-        last_try = lo
-        add_lat = lat.append
-        for i in range(lo, len(arrivals)):
-            t = arrivals[i]
+    def run(self) -> Usage:
+        a, s, heap, pop = self.a, self.s, self.heap, heapq.heappop
+        for _ in range(min(self.cap, self.cur_min)):  # the floor's containers, up and warm at 0
+            self.starts.append(0.0)
+            self.ready_at.append(0.0)
+        self.ready = len(self.starts)
+        self.seen = len(self.starts)
+        slow = checked = 0
+        gave_up: str | None = None
+        for i in range(len(a)):
+            t = a[i]
             while heap and (heap[0][0] < t or (heap[0][0] == t and heap[0][1] < _ARRIVAL)):
-                et, kind, x, tok = pop(heap)
-                if kind == _COMPLETE and not self.queue:
-                    inflight[x] -= 1  # inlined common case of handle()
-                    if not inflight[x]:
-                        self.became_idle(x, et)
-                else:
-                    handle(et, kind, x, tok)
-            if stop_when_idle and not alive and i > lo:
-                self.consumed = i - lo
-                break
-            if self.handback is not None and len(alive) == 1 and not self.queue and i - last_try >= 64:
-                last_try = i
-                if self.try_handback(i, t):
-                    break
-            if self.give_up is not None and not (i - lo) & 1023 and self.should_give_up(t):
-                self.consumed = i - lo
-                break
-            # Lowest-ranked ready container with a free slot, else the starting one ready first.
-            cid = -1
-            wait = None
-            for _, c in alive:
-                if inflight[c] < k:
-                    if ready[c] <= t:
-                        cid = c
-                        break
-                    if wait is None or ready[c] < ready[wait]:
-                        wait = c
-            if cid < 0:
-                if wait is not None:
-                    cid = wait
-                elif len(alive) < self.cap:
-                    cid = self.start_container(t)
-                else:
-                    self.queued += 1
-                    self.queue.append(i)
-                    add_lat(0.0)  # set when a slot frees up
-                    continue
-            begin = ready[cid]
-            if begin > t:
-                self.cold_req += 1
+                et, kind, _, payload = pop(heap)
+                self.handle(et, kind, payload)
+            g = self.give_up
+            if g is not None and i and not i & 1023:
+                slow += sum(1 for x in self.lat[checked:i] if x > g.latency_goal)
+                checked = i
+                up = sum(self.clip(t) - self.clip(st) for st in self.starts)
+                if slow >= g.slow_requests:
+                    gave_up = "latency"
+                elif self.billed + up > g.container_seconds:
+                    gave_up = "cost"
+                if gave_up:
+                    return Usage(self.billed + up, self.busy_t, self.cold, self.cold_req, self.queued,
+                                 np.asarray(self.lat[:i]), self.seen, "events", gave_up)
+            self.account(t)
+            at_cap = len(self.starts) >= self.cap  # no container can start for it
+            self.n += 1
+            self.set_need(t)
+            self.adjust(t)
+            if self.running < self.k * self.ready and not self.queue:
+                self.begin(i, t)
             else:
-                begin = t
-            add_lat(begin - t + service[i])
-            inflight[cid] += 1
-            if inflight[cid] == 1:
-                self.became_busy(cid, t)
-            push(heap, (begin + service[i], _COMPLETE, cid, 0))
-        if self.gave_up or self.resume is not None:
-            return Usage(self.billed, self.busy_t, self.cold, self.cold_req, self.queued, np.asarray(lat), self.seen,
-                         "events", self.gave_up)
+                self.queue.append(i)
+                if at_cap:
+                    self.queued += 1  # waits because max_containers are up
+                else:
+                    self.cold_req += 1  # waits for a container to start
         while heap:
-            et, kind, x, tok = pop(heap)
-            if kind == _EXPIRE and et >= self.span and not self.queue:
-                continue  # past the span nothing is billed; containers still up are cut at the end
-            handle(et, kind, x, tok)
-        for _, cid in list(alive):
-            self.billed += max(0.0, self.span - self.clip(self.up_since[cid]))
-            if inflight[cid]:
-                self.busy_t += max(0.0, self.span - self.clip(self.busy_since[cid]))
+            et, kind, _, payload = pop(heap)
+            if kind == _EXPIRE and et >= self.span and not self.n:
+                continue  # past the span nothing is billed
+            self.handle(et, kind, payload)
+        self.account(self.span)
+        for st in self.starts:
+            self.billed += self.span - self.clip(st)
         return Usage(
             container_seconds=self.billed,
             busy_seconds=self.busy_t,
             cold_starts=self.cold,
             cold_requests=self.cold_req,
             queued_requests=self.queued,
-            latencies=np.asarray(lat),
+            latencies=np.asarray(self.lat),
             max_containers_seen=self.seen,
             method="events",
-            gave_up=self.gave_up,
         )

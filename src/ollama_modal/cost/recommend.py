@@ -32,7 +32,6 @@ import numpy as np
 from .. import catalog
 from ..pricing import Rates
 from .coldstart import estimate_cold_start
-from .fastpath import _inflight_base
 from .schedule import WarmWindow
 from .screen import Stretch, stretches
 from .service import ServiceModel, service_times
@@ -139,21 +138,6 @@ class _Gpu:
     machine: Machine
     cold_start: float
     arrivals: np.ndarray
-    _inflight: np.ndarray | None = None
-    _lists: tuple[list[float], list[float]] | None = None
-
-    @property
-    def inflight(self) -> np.ndarray:
-        # Depends on the service times only; only GPUs that get simulated pay for it.
-        if self._inflight is None:
-            self._inflight = _inflight_base(self.arrivals, self.arrivals + self.service)
-        return self._inflight
-
-    @property
-    def lists(self) -> tuple[list[float], list[float]]:
-        if self._lists is None:
-            self._lists = (self.arrivals.tolist(), self.service.tolist())
-        return self._lists
 
 
 def _rates_for(rates: Callable[[catalog.GpuModel], Rates] | Mapping[str, Rates] | None, gpu: catalog.GpuModel) -> Rates:
@@ -261,7 +245,7 @@ def recommend(
         policy = policy_for(w, m, sname)
         cap = min(best, budget_usd if budget_usd is not None else math.inf) / (scale * t.machine.per_second)
         usage = usage_for(traffic, t.service, policy, t.cold_start, changes=changes[(sname, m)],
-                          base_inflight=t.inflight, give_up=GiveUp(cap, slow_at, slow_cap), lists=t.lists)
+                          give_up=GiveUp(cap, slow_at, slow_cap))
         if usage.gave_up:
             stopped += 1  # too slow, or dearer than the best so far / the budget: cannot be the answer
             stopped_cost += usage.gave_up == "cost"
@@ -311,7 +295,7 @@ def _screen(
     slow_at = goal * (1 + 1e-9)
     changes = {(sname, m, j): min_changes(Policy(scaledown_window=2, min_containers=m, schedule=tuple(wins)), st.traffic)
                for sname, wins in schedules.items() for m in min_containers for j, st in enumerate(sample)}
-    per_gpu: dict[str, list[tuple[np.ndarray, np.ndarray, tuple[list[float], list[float]]]]] = {}
+    per_gpu: dict[str, list[np.ndarray]] = {}
     best = math.inf  # cheapest sample cost among candidates meeting the goal (and budget) there
     kept: list[tuple[float, tuple[Any, ...]]] = []
     simulated = 0
@@ -323,16 +307,13 @@ def _screen(
         if bound > limit:
             break  # a lower bound on its full-span cost is already clearly above the sample's best
         if t.model.name not in per_gpu:
-            per_gpu[t.model.name] = [
-                (svc, _inflight_base(st.traffic.times, st.traffic.times + svc), (st.traffic.times.tolist(), svc.tolist()))
-                for st in sample for svc in [t.service[st.lo:st.hi]]
-            ]
+            per_gpu[t.model.name] = [t.service[st.lo:st.hi] for st in sample]
         cap = limit / (scale * t.machine.per_second)
         billed, slow, gave_up = 0.0, 0, False
         policy = policy_for(w, m, sname)
-        for j, (st, (svc, inflight, lists)) in enumerate(zip(sample, per_gpu[t.model.name])):
-            usage = usage_for(st.traffic, svc, policy, t.cold_start, changes=changes[(sname, m, j)], base_inflight=inflight,
-                              give_up=GiveUp(cap - billed, slow_at, slow_cap - slow), lists=lists)
+        for j, (st, svc) in enumerate(zip(sample, per_gpu[t.model.name])):
+            usage = usage_for(st.traffic, svc, policy, t.cold_start, changes=changes[(sname, m, j)],
+                              give_up=GiveUp(cap - billed, slow_at, slow_cap - slow))
             if usage.gave_up:
                 gave_up = True  # clearly dearer or slower on the sample
                 break

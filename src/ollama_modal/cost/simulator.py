@@ -1,13 +1,13 @@
 """Simulate a month of traffic against a warm-keeping policy: cost, cold starts and latency.
 
-``simulate`` picks the exact vectorised one-container path when it applies and falls back to
-the general event simulation otherwise; both follow the rules in docs/cost.md and give the
-same answer where both apply (tests check this).
+``simulate`` runs the vectorised pool model (pool.py) by default; the per-request event loop
+(events.py) is the reference it is tested against (``method="events"``). Both follow the
+model in docs/cost.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ import numpy as np
 from .. import catalog
 from ..pricing import Rates
 from .events import simulate_events
-from .fastpath import simulate_single
+from .pool import simulate_pool
 from .schedule import WarmWindow, transitions
 from .traffic import Traffic
 from .usage import GiveUp, Usage
@@ -29,6 +29,7 @@ class Policy:
     scaledown_window: float
     concurrency: int = 4  # max_inputs: requests one container serves at once
     min_containers: int = 0
+    target_inputs: int | None = None  # the autoscaler aims for this many per container (default: max_inputs)
     max_containers: int | None = None
     buffer_containers: int = 0
     schedule: tuple[WarmWindow, ...] = ()
@@ -40,6 +41,8 @@ class Policy:
             raise ValueError("scaledown_window, min_containers and buffer_containers must be zero or more")
         if self.max_containers is not None and self.max_containers < 1:
             raise ValueError("max_containers must be at least 1")
+        if self.target_inputs is not None and not 1 <= self.target_inputs <= self.concurrency:
+            raise ValueError("target_inputs must be between 1 and max_inputs")
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,12 @@ def min_changes(policy: Policy, traffic: Traffic) -> list[tuple[float, int]]:
     return [(t - traffic.start, m) for t, m in pts]
 
 
+METHODS = ("auto", "pool", "events")
+#: "auto" runs the per-request loop when more than this share of the first day's requests
+#: find no free slot on arrival (cold starts are the rule, not the exception).
+AUTO_EVENTS_SHARE = 0.1
+
+
 def usage_for(
     traffic: Traffic,
     service: np.ndarray,
@@ -139,43 +148,26 @@ def usage_for(
     *,
     method: str = "auto",
     changes: Sequence[tuple[float, int]] | None = None,
-    base_inflight: np.ndarray | None = None,
     give_up: GiveUp | None = None,
-    lists: tuple[list[float], list[float]] | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> Usage:
-    """Run the simulation; ``method`` is "auto", "fast" (error if it does not apply) or "events".
-
-    "fast" is the vectorised session path (it hands over-full sessions to the event loop);
-    it does not apply to buffer containers, schedules, or min_containers > 0 when one
-    container is not always enough.
-    """
+    """Run the simulation: ``method`` "auto" or "pool" is the vectorised pool model, "events" the
+    per-request reference loop. ``progress(t)`` is called with the simulated time so far."""
     a, span = traffic.times, traffic.span
     if service.shape != a.shape:
         raise ValueError("one service time per request is needed")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}")
     changes = list(changes) if changes is not None else min_changes(policy, traffic)
-    min0 = changes[0][1]
-    if policy.max_containers is not None:
-        min0 = min(min0, policy.max_containers)
-    fast_ok = len(changes) == 1 and policy.buffer_containers == 0 and method != "events"
-    if method == "auto" and a.size and float(service.sum()) / span > policy.concurrency / 2:
-        # Busy enough that several containers are the rule: the vectorised sessions would hand
-        # most of the month to the event loop anyway, at extra cost.
-        fast_ok = False
-    if fast_ok:
-        usage = simulate_single(
-            a, service, span, window=policy.scaledown_window, cold_start=cold_start,
-            concurrency=policy.concurrency, min_containers=min0, max_containers=policy.max_containers,
-            base_inflight=base_inflight, give_up=give_up, lists=lists,
-        )
+    kw = dict(window=policy.scaledown_window, cold_start=cold_start, concurrency=policy.concurrency,
+              target_inputs=policy.target_inputs, min_changes=changes, max_containers=policy.max_containers,
+              buffer_containers=policy.buffer_containers, give_up=give_up)
+    if method != "events":
+        usage = simulate_pool(a, service, span, progress=progress, decline_share=AUTO_EVENTS_SHARE if method == "auto" else None,
+                              **kw)  # type: ignore[arg-type]
         if usage is not None:
             return usage
-    if method == "fast":
-        raise ValueError("the vectorised fast path does not apply to this policy and traffic")
-    return simulate_events(
-        a, service, span, window=policy.scaledown_window, cold_start=cold_start,
-        concurrency=policy.concurrency, min_changes=changes, max_containers=policy.max_containers,
-        buffer_containers=policy.buffer_containers, give_up=give_up,
-    )
+    return simulate_events(a, service, span, **kw)  # type: ignore[arg-type]
 
 
 def simulate(

@@ -13,10 +13,10 @@ class Usage:
     busy_seconds: float  # container time with at least one request assigned (waiting or running)
     cold_starts: int  # containers started during the span (for requests, buffer or schedules)
     cold_requests: int  # requests that waited for a container to start
-    queued_requests: int  # requests that waited because max_containers was reached
+    queued_requests: int  # requests that waited and found max_containers up when they came
     latencies: np.ndarray  # per request: waits (cold start, queue) plus service time
     max_containers_seen: int
-    method: str  # "fast" (one container, vectorised) or "events" (general)
+    method: str  # "pool" (vectorised pool model) or "events" (the per-request reference loop)
     gave_up: str | None = None  # "cost" or "latency" when stopped early: the figures are partial
 
 
