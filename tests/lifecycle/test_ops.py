@@ -108,9 +108,11 @@ def test_stop_then_status_then_deploy_again(omc, modal_server) -> None:
     assert r.exit_code == 4 and "stopped" in r.stderr and "omc deploy" in r.stderr
     assert "stopped" in omc("status").stderr
 
-    r = omc("deploy", "--profile", "a10g-balanced", "--yes", "--json")
+    plan = json.loads(omc("deploy", "--profile", "a10g-balanced", "--dry-run", "--json").stdout)
+    assert plan["state"] == "stopped" and plan["deployed"] is False
+    r = omc("deploy", "--profile", "a10g-balanced", "--yes")
     assert r.exit_code == 0, r.stderr
-    assert json.loads(r.stdout)["skipped"] is False
+    assert "currently stopped (this deploy starts it again)" in r.stderr
     st = json.loads(omc("status", "--json", "--no-health").stdout)
     assert st["deployed"] is True and st["state"] == "deployed" and st["ok"] is True
 

@@ -10,7 +10,7 @@ from .output import err, out, table, usd
 def show_plan(plan: Any, *, to_stdout: bool) -> None:
     console = out if to_stdout else err
     p = plan.profile
-    state = "not checked" if not plan.checked_remote else ("deployed" if plan.deployed else "not deployed")
+    state = {None: "not checked", "deployed": "deployed", "stopped": "stopped (this deploy starts it again)"}.get(plan.state, "not deployed")
     console.print(f"app {plan.app_name} · profile {p.name} · config {plan.rendered.config_hash} · currently {state}", highlight=False)
     if plan.unchanged:
         console.print("no changes: the deployed app matches this profile", highlight=False)

@@ -30,6 +30,14 @@ class DeployPlan:
     live_overrides: dict[str, int | None] = field(default_factory=dict)
     gpu_switch: str | None = None  # a deliberate `omc switch-gpu` kept in force (Modal's GPU spec text)
     profile_gpu: str | None = None  # the profile's own GPU, which the switch replaces
+    stopped: bool = False  # not deployed because it was stopped (`omc stop`): the deploy starts it again
+
+    @property
+    def state(self) -> str | None:
+        """"deployed", "stopped", "not_deployed"; None when Modal was not asked (offline plan)."""
+        if not self.checked_remote:
+            return None
+        return "deployed" if self.deployed else ("stopped" if self.stopped else "not_deployed")
 
     @property
     def desired_tags(self) -> dict[str, str]:
@@ -85,6 +93,7 @@ class DeployPlan:
             "config_hash": self.rendered.config_hash,
             "checked_remote": self.checked_remote,
             "deployed": self.deployed if self.checked_remote else None,
+            "state": self.state,
             "unchanged": self.unchanged,
             "changes": [
                 {"field": c.field, "deployed": c.deployed, "desired": c.desired}
@@ -116,9 +125,11 @@ def plan(resolved: ResolvedProfile, backend: Any | None, *, gpu_switch: Any = KE
     (a GPU spec text to switch to, or None for the profile's own GPU).
     """
     deployed_tags: dict[str, str] | None = None
+    stopped = False
     if backend is not None:
         info = backend.app_info(resolved.profile.app.name)
         deployed_tags = dict(info.tags) if info is not None else None
+        stopped = info is None and backend.stopped_app(resolved.profile.app.name) is not None
     own_gpu = T.gpu_text(resolved.profile)
     if gpu_switch is KEEP:
         gpu_switch = T.gpu_switch(deployed_tags) if resolved.origin(("gpu", "type")).kind != "flag" else None
@@ -131,7 +142,7 @@ def plan(resolved: ResolvedProfile, backend: Any | None, *, gpu_switch: Any = KE
     live = T.live_overrides(deployed_tags or {})
     return DeployPlan(
         resolved, rendered, backend is not None, deployed_tags, T.diff(resolved.profile, deployed_tags), live,
-        gpu_switch=gpu_switch, profile_gpu=own_gpu if gpu_switch else None,
+        gpu_switch=gpu_switch, profile_gpu=own_gpu if gpu_switch else None, stopped=stopped,
     )
 
 
