@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from . import __version__
 from .config.models import Profile
+from .primitives import TAG as PRIMITIVE, choose
 
 MANAGED = "omc-managed"
 PROFILE = "omc-profile"
@@ -36,16 +37,22 @@ FIELDS: dict[str, tuple[str, object]] = {
     "omc-store": ("model store", lambda p: p.model.store),
     "omc-ollama": ("ollama version", lambda p: p.ollama.version),
     "omc-auth": ("auth", lambda p: p.server.auth),
+    PRIMITIVE: ("primitive", lambda p: choose(p).kind),
     "omc-scaledown-window": ("scaledown_window", lambda p: p.warm.scaledown_window),
     "omc-min-containers": ("min_containers", lambda p: p.warm.min_containers),
     "omc-max-containers": ("max_containers", lambda p: p.warm.max_containers),
     "omc-buffer-containers": ("buffer_containers", lambda p: p.warm.buffer_containers),
     "omc-max-inputs": ("max_inputs", lambda p: p.server.max_inputs),
+    "omc-target-inputs": ("target_inputs", lambda p: p.server.effective_target_inputs),
+    "omc-scaleup-window": ("scaleup_window", lambda p: p.warm.scaleup_window),
     "omc-context-length": ("context_length", lambda p: p.model.context_length),
 }
 
 #: Live warm-keeping overrides (omc switch-warm), re-applied after every deploy.
 WARM_KEYS = ("scaledown_window", "min_containers", "max_containers", "buffer_containers")
+#: Also live on a Modal Server (primitives.ServerPrimitive.live_keys).
+SERVER_LIVE_KEYS = ("scaleup_window", "target_inputs")
+LIVE_KEYS = WARM_KEYS + SERVER_LIVE_KEYS
 LIVE_PREFIX = "omc-live-"
 
 _ALPHABET = re.compile(r"[^A-Za-z0-9._-]")
@@ -221,7 +228,7 @@ def live_tag(key: str) -> str:
 def live_overrides(tags: dict[str, str]) -> dict[str, int | None]:
     """Live warm overrides recorded on the app: {"min_containers": 1, "max_containers": None, ...}."""
     out: dict[str, int | None] = {}
-    for key in WARM_KEYS:
+    for key in LIVE_KEYS:
         raw = tags.get(live_tag(key))
         if raw is None:
             continue

@@ -58,10 +58,11 @@ def next_change(windows: list[dict[str, Any]], base_min: int, now: datetime, hor
     return None
 
 
-def apply_schedule(app_name: str, cls_name: str, windows: list[dict[str, Any]], base_min: int) -> int:
+def apply_schedule(app_name: str, cls_name: str, windows: list[dict[str, Any]], base_min: int, primitive: str = "function") -> int:
     """Inside the deployed app: set min_containers for the window in force. Returns the value set.
 
     A live override of min_containers (`omc switch-warm`) replaces the profile's base value.
+    ``primitive`` is how the app serves: "function" (a class) or "server" (a Modal Server).
     """
     import modal
 
@@ -70,8 +71,11 @@ def apply_schedule(app_name: str, cls_name: str, windows: list[dict[str, Any]], 
     if LIVE_MIN_TAG in tags and tags[LIVE_MIN_TAG] != "none":
         base_min = int(tags[LIVE_MIN_TAG])
     value = desired_min_containers(windows, base_min)
-    cls = modal.Cls.from_name(app_name, cls_name)
-    cls.hydrate()
-    cls._get_class_service_function().autoscaler.update(min_containers=value)
+    if primitive == "server":
+        modal.Server.from_name(app_name, cls_name).autoscaler.update(min_containers=value)
+    else:
+        cls = modal.Cls.from_name(app_name, cls_name)
+        cls.hydrate()
+        cls._get_class_service_function().autoscaler.update(min_containers=value)
     print(json.dumps({"event": "omc.schedule", "min_containers": value, "window": active_window(windows)}), flush=True)
     return value

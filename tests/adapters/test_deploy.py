@@ -186,7 +186,7 @@ def test_nothing_is_printed_to_stdout(backend, modal_server, app_file, api_secre
 
     backend.run_function(app_file(), "pull_model", on_progress=progress.append)
     backend.deploy_file(app_file(), "omc-ollama", on_progress=progress.append)
-    backend.update_autoscaler("omc-ollama", "Ollama", min_containers=1)
+    backend.served("omc-ollama", "function").update_autoscaler(min_containers=1)
 
     out, _ = capfd.readouterr()
     assert out == ""

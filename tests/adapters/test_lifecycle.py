@@ -7,7 +7,7 @@ import pytest
 from modal_proto import api_pb2
 
 from ollama_modal.adapters import AppInfo, AutoscalerSettings, CurrentStats
-from ollama_modal.errors import RemoteError
+from ollama_modal.errors import RemoteError, UsageError
 
 APP = "omc-ollama"
 
@@ -54,7 +54,7 @@ def test_list_apps_with_tags_and_without_stopped_ones(backend, modal_server, app
 
 
 def test_update_autoscaler_is_live_and_does_not_redeploy(backend, modal_server, deployed):
-    result = backend.update_autoscaler(APP, "Ollama", min_containers=2, scaledown_window=900)
+    result = backend.served(APP, "function").update_autoscaler(min_containers=2, scaledown_window=900)
 
     (req,) = modal_server.calls("FunctionUpdateSchedulingParams")
     assert req.function_id == deployed.function_ids["Ollama.*"]
@@ -63,11 +63,11 @@ def test_update_autoscaler_is_live_and_does_not_redeploy(backend, modal_server, 
     assert not req.settings.HasField("max_containers")  # untouched keys are not sent
     assert not {"AppPublish", "FunctionCreate", "AppCreate"} & set(modal_server.methods())
     assert result == AutoscalerSettings(min_containers=2, max_containers=3, buffer_containers=0, scaledown_window=900)
-    assert backend.autoscaler_settings(APP, "Ollama") == result
+    assert backend.served(APP, "function").autoscaler_settings() == result
 
 
 def test_update_autoscaler_none_max_means_unlimited(backend, modal_server, deployed):
-    result = backend.update_autoscaler(APP, "Ollama", max_containers=None, scaledown_window=None)
+    result = backend.served(APP, "function").update_autoscaler(max_containers=None, scaledown_window=None)
 
     (req,) = modal_server.calls("FunctionUpdateSchedulingParams")
     assert req.settings.HasField("max_containers") and req.settings.max_containers == 0
@@ -76,22 +76,24 @@ def test_update_autoscaler_none_max_means_unlimited(backend, modal_server, deplo
 
 
 def test_update_autoscaler_rejects_unknown_keys(backend, deployed):
-    with pytest.raises(ValueError, match="keep_warm"):
-        backend.update_autoscaler(APP, "Ollama", keep_warm=1)
+    with pytest.raises(UsageError, match="keep_warm"):
+        backend.served(APP, "function").update_autoscaler(keep_warm=1)
+    with pytest.raises(UsageError, match="target_inputs"):  # a Modal Server's setting
+        backend.served(APP, "function").update_autoscaler(target_inputs=2)
 
 
 def test_changed_redeploy_resets_live_overrides(backend, modal_server, app_file, deployed):
-    backend.update_autoscaler(APP, "Ollama", min_containers=2)
-    assert backend.autoscaler_settings(APP, "Ollama").min_containers == 2
+    backend.served(APP, "function").update_autoscaler(min_containers=2)
+    assert backend.served(APP, "function").autoscaler_settings().min_containers == 2
 
     backend.deploy_file(app_file(gpu="L4"), APP)
 
-    assert backend.autoscaler_settings(APP, "Ollama") == AutoscalerSettings(0, 3, 0, 300)
+    assert backend.served(APP, "function").autoscaler_settings() == AutoscalerSettings(0, 3, 0, 300)
 
 
 def test_autoscaler_of_a_missing_class_says_deploy_first(backend, modal_server):
     with pytest.raises(RemoteError) as info:
-        backend.autoscaler_settings(APP, "Ollama")
+        backend.served(APP, "function").autoscaler_settings()
     assert info.value.exit_code == 3
     assert "has no class 'Ollama'" in info.value.message
     assert "omc deploy" in (info.value.hint or "")
@@ -101,17 +103,17 @@ def test_current_stats(backend, modal_server, deployed):
     fn = _service(modal_server, deployed)
     fn.backlog, fn.running = 3, 2
 
-    assert backend.current_stats(APP, "Ollama") == CurrentStats(backlog=3, num_total_runners=2)
+    assert backend.served(APP, "function").current_stats() == CurrentStats(backlog=3, num_total_runners=2)
 
 
 def test_web_url_lookup(backend, modal_server, deployed):
-    assert backend.web_url(APP, "Ollama", "serve") == "https://omc-test--omc-ollama.modal.run"
+    assert backend.served(APP, "function").url() == "https://omc-test--omc-ollama.modal.run"
     assert {"ClassGet", "FunctionGet"} <= set(modal_server.methods())
 
 
 def test_history_and_rollback(backend, modal_server, app_file, deployed):
     backend.deploy_file(app_file(gpu="L4", tags={"omc-managed": "1", "omc-gpu": "L4"}), APP, tag="try-l4")
-    backend.update_autoscaler(APP, "Ollama", min_containers=1)
+    backend.served(APP, "function").update_autoscaler(min_containers=1)
 
     history = backend.history(APP)
     assert [(d.version, d.current, d.tag) for d in history] == [(2, True, "try-l4"), (1, False, "")]
@@ -124,7 +126,7 @@ def test_history_and_rollback(backend, modal_server, app_file, deployed):
     assert new_version == 3
     assert backend.app_info(APP).tags["omc-gpu"] == "A10"  # v1's tags came back
     assert backend.history(APP)[0].rollback_version == 1
-    assert backend.autoscaler_settings(APP, "Ollama").min_containers == 0  # a rollback is a deploy
+    assert backend.served(APP, "function").autoscaler_settings().min_containers == 0  # a rollback is a deploy
 
 
 def test_rollback_default_is_the_previous_version(backend, modal_server, app_file, deployed):
@@ -168,9 +170,9 @@ def test_calls_from_several_threads_share_one_client(backend, modal_server, depl
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        url = pool.submit(backend.web_url, APP, "Ollama", "serve")
-        stats = pool.submit(backend.current_stats, APP, "Ollama")
-        auto = pool.submit(backend.autoscaler_settings, APP, "Ollama")
+        url = pool.submit(backend.served(APP, "function").url)
+        stats = pool.submit(backend.served(APP, "function").current_stats)
+        auto = pool.submit(backend.served(APP, "function").autoscaler_settings)
         info = pool.submit(backend.app_info, APP)
         assert url.result() == "https://omc-test--omc-ollama.modal.run"
         assert stats.result() == CurrentStats(0, 0)

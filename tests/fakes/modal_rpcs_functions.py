@@ -29,6 +29,7 @@ class FunctionRpcs(RpcBase):
             definition_id=content_id("de", d.SerializeToString(deterministic=True)),
             class_parameter_info=d.class_parameter_info,
             app_id=fn.app_id,
+            _experimental_flash_urls=fn.flash_urls,
         )
         for name, method in d.method_definitions.items():
             meta.method_handle_metadata[name].CopyFrom(
@@ -41,6 +42,16 @@ class FunctionRpcs(RpcBase):
                 )
             )
         return meta
+
+    def _flash_urls(self, app_id: str, definition: api_pb2.Function) -> list[str]:
+        """A Server's URL, in the shape Modal's docs show: <ws>--<app>-<server>.<region>.modal.direct."""
+        if not definition.is_server:
+            return []
+        app = self.state.app(app_id)
+        env = app.environment if app else "main"
+        region = definition.http_config.proxy_regions[0] if definition.http_config.proxy_regions else "us-east"
+        label = f"{app.name if app else 'app'}-{definition.function_name}".lower().replace("_", "-").replace(".", "-")
+        return [self.state.server_url(label, region, env)]
 
     def _web_url(self, app_id: str, tag: str, config: api_pb2.WebhookConfig) -> str:
         if config.type == api_pb2.WEBHOOK_TYPE_UNSPECIFIED:
@@ -95,6 +106,7 @@ class FunctionRpcs(RpcBase):
             fn.data.CopyFrom(data)
             fn.ranked_gpus = [r.resources.gpu_config.gpu_type for r in ranked]
             fn.static_settings = static_settings(first)
+            fn.flash_urls = self._flash_urls(req.app_id, first)
             fn.web_urls[""] = self._web_url(req.app_id, first.function_name, first.webhook_config)
             for name, method in first.method_definitions.items():
                 fn.web_urls[name] = self._web_url(req.app_id, method.function_name or name, method.webhook_config)
@@ -162,6 +174,22 @@ class FunctionRpcs(RpcBase):
             fn = self._function(req.function_id)
             stats = api_pb2.FunctionStats(backlog=fn.backlog, num_total_tasks=fn.running)
         await stream.send_message(stats)
+
+    async def ServerGetTimeRangeStats(self, stream: Any) -> None:
+        """What a test put in ``state.server_stats[server name]`` (zeros otherwise), for the asked range."""
+        req = await stream.recv_message()
+        with self.state.lock:
+            fn = self._function(req.function_id)
+            if not (fn.definition is not None and fn.definition.is_server):
+                raise GRPCError(Status.INVALID_ARGUMENT, f"{req.function_id} is not a Server")
+            resp = api_pb2.ServerGetTimeRangeStatsResponse()
+            stored = self.state.server_stats.get(fn.tag)
+            if stored is not None:
+                resp.CopyFrom(stored)
+            self.state.stats_requests.append((req.since.ToDatetime(), req.until.ToDatetime()))
+        resp.since.CopyFrom(req.since)
+        resp.until.CopyFrom(req.until)
+        await stream.send_message(resp)
 
     async def FunctionGetSchedulingParams(self, stream: Any) -> None:
         req = await stream.recv_message()

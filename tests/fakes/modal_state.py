@@ -78,6 +78,7 @@ class FunctionRecord:
     data: api_pb2.FunctionData | None = None  # every rank, as FunctionGet / FunctionGetById answer
     ranked_gpus: list[str] = field(default_factory=list)
     web_urls: dict[str, str] = field(default_factory=dict)  # method ("" for a function) -> url
+    flash_urls: list[str] = field(default_factory=list)  # a Modal Server's URL (empty otherwise)
     static_settings: api_pb2.AutoscalerSettings = field(default_factory=api_pb2.AutoscalerSettings)
     override: api_pb2.AutoscalerSettings | None = None
     backlog: int = 0
@@ -151,6 +152,10 @@ class ControlPlaneState:
         # When set, the URL of a web endpoint (the data plane serves it on loopback).
         self.web_url_hook: Callable[[str, str], str] | None = None
         self.function_calls: dict[str, Any] = {}  # call id -> asyncio future of its FunctionGetOutputsItem
+        # Modal Servers' request statistics, by server name (ServerGetTimeRangeStats answers with
+        # them for any range); the ranges asked for are recorded.
+        self.server_stats: dict[str, api_pb2.ServerGetTimeRangeStatsResponse] = {}
+        self.stats_requests: list[tuple[Any, Any]] = []
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids):06d}"
@@ -164,6 +169,10 @@ class ControlPlaneState:
             return self.web_url_hook(label, environment)
         suffix = "" if environment == DEFAULT_ENVIRONMENT else f"-{environment}"
         return f"https://{self.workspace}{suffix}--{label}.modal.run"
+
+    def server_url(self, label: str, region: str, environment: str) -> str:
+        suffix = "" if environment == DEFAULT_ENVIRONMENT else f"-{environment}"
+        return f"https://{self.workspace}{suffix}--{label}.{region}.modal.direct"
 
     # -- apps ------------------------------------------------------------------------------
     def deployed_app(self, name: str, environment: str) -> AppRecord | None:
@@ -320,6 +329,36 @@ class ControlPlaneState:
         return rec
 
     # -- helpers for tests -----------------------------------------------------------------
+    def set_server_stats(
+        self,
+        server: str,
+        *,
+        by_status: dict[int, int],
+        latency_s: dict[float, float] | None = None,
+        started: int = 0,
+        errors: int = 0,
+        total: int = 0,
+        seconds: float = 3600.0,
+    ) -> None:
+        """What ``Server.stats()`` reports for ``server``: requests by status code, latency
+        percentiles {50: s, 90: s, 99: s}, container starts/errors/total."""
+        resp = api_pb2.ServerGetTimeRangeStatsResponse(
+            request_count=sum(by_status.values()),
+            request_rate_per_second=sum(by_status.values()) / seconds,
+            container_started_count=started,
+            container_error_count=errors,
+            container_total_count=total,
+        )
+        for code, n in sorted(by_status.items()):
+            resp.request_count_by_status_code.add(status_code=code, count=n)
+        if latency_s:
+            dist = resp.request_percentile_stats["request_latency"]
+            dist.unit = "s"
+            for pct, value in sorted(latency_s.items()):
+                dist.percentiles.add(percentile_basis_points=int(pct * 100), value=value)
+        with self.lock:
+            self.server_stats[server] = resp
+
     def add_environment(self, name: str) -> None:
         with self.lock:
             self.environments.setdefault(name, self.new_id("en"))

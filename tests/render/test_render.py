@@ -48,9 +48,10 @@ def test_every_builtin_renders_and_imports(name: str, tmp_path: Path) -> None:
     assert f"# omc-config-hash: {config_hash(profile)}" in rendered.source
 
 
-def test_golden_a10g_balanced() -> None:
-    source = render(resolve("a10g-balanced").profile).source
-    golden = GOLDEN / "a10g-balanced.py"
+@pytest.mark.parametrize("name", ["a10g-balanced", "a10g-always-on"])  # a web function, a Modal Server
+def test_golden(name: str) -> None:
+    source = render(resolve(name).profile).source
+    golden = GOLDEN / f"{name}.py"
     if os.environ.get("OMC_UPDATE_GOLDEN") == "1":  # pragma: no cover - regenerate, then review the diff
         golden.write_text(source)
     assert source == golden.read_text(), "rendered module changed: review, then rerun with OMC_UPDATE_GOLDEN=1"

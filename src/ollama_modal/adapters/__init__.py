@@ -69,6 +69,9 @@ class AutoscalerSettings:
     max_containers: int | None  # None: no function-level limit
     buffer_containers: int
     scaledown_window: int
+    # Modal Servers only (None elsewhere): scale-up window and target concurrency per container.
+    scaleup_window: int | None = None
+    target_inputs: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,4 +87,24 @@ class CurrentStats:
         return asdict(self)
 
 
-__all__ = ["AppInfo", "AutoscalerSettings", "CurrentStats", "DeployOutcome", "Deployment"]
+@dataclass(frozen=True)
+class RequestStats:
+    """A Modal Server's requests over a time range (``Server.stats()``)."""
+
+    since: str  # ISO 8601, UTC
+    until: str
+    requests: int
+    by_status: dict[int, int]  # HTTP status code -> requests
+    latency: dict[str, float]  # "p50", "p90", "p99" -> value in ``latency_unit``
+    latency_unit: str
+    containers_started: int
+    container_errors: int
+    containers_total: int
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["by_status"] = {str(k): v for k, v in self.by_status.items()}
+        return d
+
+
+__all__ = ["AppInfo", "AutoscalerSettings", "CurrentStats", "DeployOutcome", "Deployment", "RequestStats"]

@@ -1,4 +1,5 @@
-"""The Modal adapter: the only module of omc that imports ``modal`` (lazily, inside methods).
+"""The Modal adapter: with ``modal_served`` (the served object of each serving primitive), the
+only code of omc that imports ``modal`` (lazily, inside methods).
 
 Every method returns plain dataclasses from ``ollama_modal.adapters`` and turns SDK / gRPC
 failures into ``RemoteError`` (exit 3) with a message that names the action and a hint
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..errors import ConfigError, NotDeployed, OmcError, RemoteError
-from . import AppInfo, AutoscalerSettings, CurrentStats, DeployOutcome, Deployment
+from . import AppInfo, DeployOutcome, Deployment
 
 Progress = Callable[[str], None]
 Waiting = Callable[[str], AbstractContextManager[Any]]
@@ -135,22 +136,6 @@ class ModalBackend:
         if app is None:
             raise NotDeployed(app_name, self.environment)
         return app
-
-    def _service_function(self, app_name: str, cls_name: str) -> Any:
-        """The Function that serves every method of a deployed class (autoscaler, stats)."""
-        import modal
-        from modal.exception import NotFoundError
-
-        cls = modal.Cls.from_name(app_name, cls_name, environment_name=self.environment)
-        try:
-            cls.hydrate()
-        except NotFoundError:
-            raise RemoteError(
-                f"app {app_name!r} has no class {cls_name!r} (not deployed, or deployed by hand?)",
-                hint="deploy it with `omc deploy --profile NAME`",
-            ) from None
-        # No public accessor in modal 1.6: the deprecated Cls.update_autoscaler uses the same one.
-        return cls._get_class_service_function()
 
     # -- deploy ------------------------------------------------------------------------------
     def deploy_file(
@@ -359,45 +344,14 @@ class ModalBackend:
             for entry in entries:
                 yield entry.message.rstrip("\n")
 
-    # -- the served class --------------------------------------------------------------------
-    def web_url(self, app_name: str, cls_name: str, method_name: str) -> str | None:
-        import modal
+    # -- the served object ------------------------------------------------------------------
+    def served(self, app_name: str, primitive: Any) -> Any:
+        """The deployed app's served object for its primitive (``ollama_modal.primitives``):
+        URL, autoscaler settings and live update, container count, request statistics."""
+        from .modal_served import HANDLES
 
-        with self._remote(f"reading the URL of {app_name}"):
-            cls = modal.Cls.from_name(app_name, cls_name, environment_name=self.environment)
-            return getattr(cls(), method_name).get_web_url() or None
-
-    def autoscaler_settings(self, app_name: str, cls_name: str) -> AutoscalerSettings:
-        with self._remote(f"reading autoscaler settings of {app_name}"):
-            s = self._service_function(app_name, cls_name).autoscaler.settings()
-        return AutoscalerSettings(s.min_containers or 0, s.max_containers, s.buffer_containers or 0, s.scaledown_window)
-
-    def function_gpus(self, app_name: str, cls_name: str) -> list[str]:
-        """The ranked GPUs Modal runs the class on, as specs (``["H100", "A100-80GB"]``, ``["H100:2"]``);
-        empty on CPU. From the function's definition as Modal keeps it (``Function.info()``)."""
-        with self._remote(f"reading the GPU of {app_name}"):
-            info = self._service_function(app_name, cls_name).info(refresh=True)
-        return [t if n == 1 else f"{t}:{n}" for t, n in info.gpus]
-
-    def update_autoscaler(self, app_name: str, cls_name: str, **settings: int | None) -> AutoscalerSettings:
-        """Live change (no redeploy); only the keys given are changed. A later deploy resets them.
-
-        Keys: min_containers, max_containers (None: no limit), buffer_containers, scaledown_window.
-        """
-        allowed = {"min_containers", "max_containers", "buffer_containers", "scaledown_window"}
-        unknown = set(settings) - allowed
-        if unknown:
-            raise ValueError(f"unknown autoscaler settings: {sorted(unknown)}")
-        if settings.get("scaledown_window", 0) is None:
-            settings.pop("scaledown_window")  # it has no "unset" value on Modal
-        with self._remote(f"updating autoscaler settings of {app_name}"):
-            s = self._service_function(app_name, cls_name).autoscaler.update(**settings)
-        return AutoscalerSettings(s.min_containers or 0, s.max_containers, s.buffer_containers or 0, s.scaledown_window)
-
-    def current_stats(self, app_name: str, cls_name: str) -> CurrentStats:
-        with self._remote(f"reading container stats of {app_name}"):
-            s = self._service_function(app_name, cls_name).get_current_stats()
-        return CurrentStats(s.backlog, s.num_total_runners, getattr(s, "num_running_inputs", 0))
+        kind = getattr(primitive, "kind", primitive)
+        return HANDLES[kind](app_name, getattr(primitive, "object_name", "Ollama"), self.environment, self._remote)
 
     # -- secrets, volumes, billing -----------------------------------------------------------
     def secret_exists(self, name: str) -> bool:

@@ -67,7 +67,8 @@ def deploy_cmd(
         show_plan(plan, to_stdout=False)
     if not plan.unchanged:
         what = "Deploy" if not plan.deployed else "Redeploy"
-        confirm(f"{what} {plan.app_name} with profile {plan.profile.name}?", yes)
+        url = " and change its URL" if plan.primitive_change else ""
+        confirm(f"{what} {plan.app_name} with profile {plan.profile.name}{url}?", yes)
     result = svc.execute(plan, be, tag=tag, progress=progress_printer())
     if json_:
         print_json(result.to_json())

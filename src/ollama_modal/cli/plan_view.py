@@ -32,6 +32,16 @@ def show_plan(plan: Any, *, to_stdout: bool) -> None:
             f"{T.gpu_display(plan.profile_gpu)} (undo with `omc switch-gpu --reset`)",
             highlight=False,
         )
+    choice = plan.choice
+    what = "a Modal Server" if choice.kind == "server" else "a web function"
+    console.print(f"serves as {what}: {choice.reason}", highlight=False)
+    if plan.primitive_change:
+        old, new = plan.primitive_change
+        console.print(
+            f"[bold]the endpoint URL changes[/bold]: the app moves from a {old} to a {new} deployment; "
+            f"the new URL looks like {plan.profile_url_note}, and clients must move to it",
+            highlight=False,
+        )
     if plan.live_overrides:
         console.print(
             f"live warm settings stay in force after deploy: {plan.live_overrides} (clear with `omc switch-warm --reset`)",

@@ -109,8 +109,10 @@ def _rows(st, missing_profile: str | None) -> list[list[str]]:
         ["gpu", gpu],
         ["model", st.model or "-"],
         ["url", st.url or "-"],
-        ["warm", ", ".join(f"{k}={warm(k)}" for k in ("scaledown_window", "min_containers", "max_containers", "buffer_containers"))],
+        ["serves as", "a Modal Server" if st.primitive == "server" else "a web function"],
+        ["warm", ", ".join(f"{k}={warm(k)}" for k in st.warm)],
         ["containers", f"{st.containers} running, backlog {st.backlog}" if st.containers is not None else "unknown"],
+        *([["requests", _requests_text(st.requests)]] if st.requests is not None else []),
         *([["schedule", _window_text(st.active_window)]] if st.active_window is not None else []),
         ["health", h + (f" · {health.get('model')} · {health.get('size_vram')} B VRAM · ollama {health.get('ollama_version')}" if health.get("ready") else "")],
         ["drift", drift],
@@ -118,6 +120,17 @@ def _rows(st, missing_profile: str | None) -> list[list[str]]:
     if st.runtime_drift:
         rows.append(["modal runs", "; ".join(f"{d['field']}={d['running']} (omc recorded {d['recorded']})" for d in st.runtime_drift)])
     return rows
+
+
+def _requests_text(r: dict) -> str:
+    """A Modal Server's last hour: count by status, latency percentiles, container starts."""
+    codes = ", ".join(f"{code}: {n}" for code, n in r["by_status"].items()) or "none"
+    unit = r.get("latency_unit") or ""
+    latency = " ".join(f"{k} {v:g}" for k, v in r["latency"].items())
+    text = f"{r['requests']} in the last hour ({codes})"
+    if latency:
+        text += f" · latency {latency} {unit}"
+    return text + f" · {r['containers_started']} container starts, {r['container_errors']} errors"
 
 
 def _window_text(active: dict) -> str:

@@ -63,6 +63,12 @@ def switch_warm_cmd(
     min_containers: Annotated[Optional[int], o.number("--min-containers", help="Containers always up.", ge=0, le=MAX_CONTAINERS_LIMIT)] = None,
     max_containers: Annotated[Optional[int], o.number("--max-containers", help="Upper bound on containers.", ge=1, le=MAX_CONTAINERS_LIMIT)] = None,
     buffer_containers: Annotated[Optional[int], o.number("--buffer-containers", help="Extra warm containers while busy.", ge=0, le=MAX_CONTAINERS_LIMIT)] = None,
+    scaleup_window: Annotated[
+        Optional[int], o.number("--scaleup-window", help="Modal Servers only: seconds of sustained demand before another container starts.", ge=1, le=3600)
+    ] = None,
+    target_inputs: Annotated[
+        Optional[int], o.number("--target-inputs", help="Modal Servers only: concurrent requests per container the autoscaler aims for (at most max_inputs).", ge=1, le=1000)
+    ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Drop live overrides: back to the deployed profile's values.")] = False,
     app: AppOpt = None,
     yes: o.YesOpt = False,
@@ -73,12 +79,17 @@ def switch_warm_cmd(
     from ..pricing import always_on_monthly, rates_for
     from ..services.apps import pick_app
     from ..services.switch import apply_warm_switch, plan_warm_switch
-    from .output import err, print_json, table
+    from .output import err, print_json, table, warn
 
     values = {
         k: v
         for k, v in dict(
-            scaledown_window=scaledown_window, min_containers=min_containers, max_containers=max_containers, buffer_containers=buffer_containers
+            scaledown_window=scaledown_window,
+            min_containers=min_containers,
+            max_containers=max_containers,
+            buffer_containers=buffer_containers,
+            scaleup_window=scaleup_window,
+            target_inputs=target_inputs,
         ).items()
         if v is not None
     }
@@ -90,6 +101,11 @@ def switch_warm_cmd(
     before_min, after_min = sw.before.get("min_containers") or 0, sw.after.get("min_containers") or 0
     if after_min != before_min and not json_:
         err.print(f"min_containers {before_min} -> {after_min} changes the idle floor of the bill", highlight=False)
+    if sw.primitive == "server" and after_min == 0 and before_min != 0:
+        warn(
+            "this app serves as a Modal Server: with min_containers=0, requests that arrive while no container is up "
+            "get 503 (a web function would hold them); redeploy with server.primitive = \"function\" to scale to zero"
+        )
     if sw.after == sw.before and sw.live_overrides == {}:
         progress_printer()("nothing changes")
     else:

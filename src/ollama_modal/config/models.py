@@ -25,6 +25,12 @@ DEFAULT_SECRET = "omc-ollama-api-keys"
 DEFAULT_VOLUME = "omc-ollama-models"
 DEFAULT_SCALEDOWN_WINDOW = 300
 DEFAULT_MAX_INPUTS = 4
+DEFAULT_SERVER_PORT = 8000
+OLLAMA_LOOPBACK_PORT = 11434  # where `ollama serve` listens inside the container
+# Modal's documented routing regions for Servers (the SDK does not check the value; we do).
+ROUTING_REGIONS = ("us-east", "us-west", "eu-west", "ap-south")
+# Modal's limit on a Server's exit_grace_period (the SDK checks it at decoration time).
+EXIT_GRACE_MAX = 3600
 
 
 # Every pattern below is matched whole, with re.fullmatch: a `$` anchor would also accept a
@@ -234,6 +240,15 @@ class WarmPolicy(OmcModel):
     buffer_containers: Annotated[
         int, Field(ge=0, le=MAX_CONTAINERS_LIMIT, description="Extra idle containers kept while the app is busy, to absorb bursts.")
     ] = 0
+    scaleup_window: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            le=3600,
+            description="Servers only (see server.primitive): seconds of sustained demand before another container "
+            "starts. Unset: Modal's default. Functions scale up at once and ignore it.",
+        ),
+    ] = None
     schedule: Annotated[
         list[WarmWindow], Field(description="Scheduled warm windows that raise min_containers at given hours.")
     ] = []
@@ -394,6 +409,37 @@ class ServerConfig(OmcModel):
             "(no `*`). Their CORS preflights are answered without a key; other origins get no CORS headers.",
         ),
     ] = []
+    primitive: Annotated[
+        Literal["auto", "server", "function"],
+        Field(
+            description="How Modal serves the endpoint. `server`: a Modal Server (raw HTTP to the container, lowest "
+            "added latency, but requests get 503 while no container is up). `function`: a web function (Modal holds "
+            "requests during a cold start). `auto`: `server` when a container is always up (warm.min_containers >= 1), "
+            "else `function`. Changing it changes the URL."
+        ),
+    ] = "auto"
+    port: Annotated[
+        int,
+        Field(
+            ge=1024,
+            le=65535,
+            description="Servers only: port omc's proxy listens on inside the container (all interfaces). "
+            f"Not {OLLAMA_LOOPBACK_PORT}, where Ollama itself listens.",
+        ),
+    ] = DEFAULT_SERVER_PORT
+    exit_grace_period: Annotated[
+        int | None,
+        Field(
+            ge=0,
+            le=EXIT_GRACE_MAX,
+            description="Servers only: seconds in-flight requests get to finish when a container is scaled down or "
+            "replaced by a redeploy (0..3600). Default: server.timeout, at most 3600.",
+        ),
+    ] = None
+    routing_region: Annotated[
+        Literal[ROUTING_REGIONS],  # type: ignore[valid-type]
+        Field(description="Servers only: region of Modal's routing proxy in front of the containers; pick the one nearest your clients."),
+    ] = "us-east"
 
     @field_validator("label")
     @classmethod
@@ -420,7 +466,17 @@ class ServerConfig(OmcModel):
     def _targets(self) -> ServerConfig:
         if self.target_inputs is not None and self.target_inputs > self.max_inputs:
             raise ValueError(f"target_inputs ({self.target_inputs}) is greater than max_inputs ({self.max_inputs})")
+        if self.port == OLLAMA_LOOPBACK_PORT:
+            raise ValueError(f"port {OLLAMA_LOOPBACK_PORT} is where Ollama listens inside the container; choose another, e.g. {DEFAULT_SERVER_PORT}")
         return self
+
+    @property
+    def effective_target_inputs(self) -> int:
+        return self.target_inputs or self.max_inputs
+
+    @property
+    def effective_exit_grace_period(self) -> int:
+        return self.exit_grace_period if self.exit_grace_period is not None else min(self.timeout, EXIT_GRACE_MAX)
 
 
 class PriceOverrides(OmcModel):

@@ -1,7 +1,8 @@
 """The container's life: start ``ollama serve``, load the model, serve the proxy, stop.
 
 The rendered Modal class calls :meth:`ContainerRuntime.start` from ``@modal.enter`` and
-:meth:`ContainerRuntime.asgi_app` from ``@modal.asgi_app``. With GPU memory snapshots
+:meth:`ContainerRuntime.asgi_app` from ``@modal.asgi_app`` (web function), or, for a Modal
+Server, :meth:`ContainerRuntime.serve_http` at the end of ``@modal.enter``. With GPU memory snapshots
 the start is split: ``phase="snapshot"`` (before the snapshot: server up, model in VRAM)
 and ``phase="restore"`` (after it: verify, and restart the server if the child did not
 survive). No phase does everything in one go.
@@ -64,6 +65,7 @@ class ContainerRuntime:
         self.ollama_version: str | None = None
         self._app: Any = None
         self._keys: KeyChecker | None = None  # shared with the proxy app once it is built
+        self._http: Any = None  # http_server.RunningServer (Modal Server primitive only)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> ContainerRuntime:
@@ -199,6 +201,22 @@ class ContainerRuntime:
             self._app = create_app(self.settings, self.process, keys=self._keys)
         return self._app
 
+    def serve_http(self, port: int, host: str = "0.0.0.0") -> Any:
+        """Modal Server primitive: serve the proxy on ``host:port`` and return once it accepts.
+
+        Call it after :meth:`start` (the model is loaded): Modal routes requests to the container
+        as soon as ``@modal.enter`` has returned and the port accepts connections.
+        """
+        from .http_server import serve_in_thread
+
+        if self._http is None:
+            self._http = serve_in_thread(self.asgi_app(), port, host)
+        return self._http
+
     def stop(self) -> int | None:
+        if self._http is not None:
+            # Stop taking requests first; in-flight ones finish within Modal's exit grace period.
+            self._http.stop()
+            self._http = None
         return self.process.stop()
 

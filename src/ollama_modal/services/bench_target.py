@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .. import primitives as P
 from .. import tags as T
 from ..config.modelsize import estimate_model
 from ..errors import RemoteError, UsageError
-from ..render import CLASS_NAME, WEB_METHOD
 
 API_KEY_ENV = "OMC_API_KEY"
 
@@ -24,6 +24,7 @@ class Target:
     gpu_count: int
     model_bytes: int | None
     app: str | None = None
+    primitive: str | None = None  # "server": Modal answers 503 while no container is up
 
 
 def from_app(backend: Any, app: str, api_key: str | None, model: str | None) -> Target:
@@ -31,7 +32,8 @@ def from_app(backend: Any, app: str, api_key: str | None, model: str | None) -> 
     from .switch import deployed_tags
 
     tags = deployed_tags(backend, app)
-    url = backend.web_url(app, CLASS_NAME, WEB_METHOD)
+    prim = P.of_tags(tags)
+    url = backend.served(app, prim).url()
     if not url:
         raise RemoteError(f"app {app!r} has no web endpoint", hint="redeploy it with omc deploy")
     deployed_model = T.read(tags, T.MODEL) or None
@@ -55,6 +57,7 @@ def from_app(backend: Any, app: str, api_key: str | None, model: str | None) -> 
         gpu_count=gpu_count,
         model_bytes=int(size.weights_bytes) if size and size.weights_bytes else None,
         app=app,
+        primitive=prim.kind,
     )
 
 
@@ -76,14 +79,17 @@ def _ring_for(tags: dict[str, str], keys: Any) -> Any:
 
 def make_cold(backend: Any, app: str, wait_s: float = 180.0, poll_s: float = 2.0):
     """Callables for bench.measure_cold_start: drain the app's containers, read its logs, restore."""
-    saved = backend.autoscaler_settings(app, CLASS_NAME)
+    from .switch import deployed_tags
+
+    served = backend.served(app, P.of_tags(deployed_tags(backend, app)))
+    saved = served.autoscaler_settings()
 
     def ensure_no_containers() -> bool:
         # Scale to zero as fast as Modal allows, wait for the last container to go.
-        backend.update_autoscaler(app, CLASS_NAME, min_containers=0, buffer_containers=0, scaledown_window=2)
+        served.update_autoscaler(min_containers=0, buffer_containers=0, scaledown_window=2)
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
-            if backend.current_stats(app, CLASS_NAME).num_total_runners == 0:
+            if served.current_stats().num_total_runners == 0:
                 return True
             time.sleep(poll_s)
         return False
@@ -92,9 +98,7 @@ def make_cold(backend: Any, app: str, wait_s: float = 180.0, poll_s: float = 2.0
         return list(backend.logs(app, follow=False))
 
     def restore() -> None:
-        backend.update_autoscaler(
-            app,
-            CLASS_NAME,
+        served.update_autoscaler(
             min_containers=saved.min_containers,
             max_containers=saved.max_containers,
             buffer_containers=saved.buffer_containers,

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import primitives as P
 from .. import tags as T
 from ..config.loader import Origin, ResolvedProfile, with_gpu
 from ..pricing import always_on_monthly
-from ..render import CLASS_NAME, PULL_FUNCTION, WEB_METHOD, Rendered, render, render_pull_app
+from ..render import PULL_FUNCTION, Rendered, render, render_pull_app
 
 Progress = Callable[[str], None]
 
@@ -55,6 +56,23 @@ class DeployPlan:
     @property
     def deployed(self) -> bool:
         return self.deployed_tags is not None
+
+    @property
+    def choice(self) -> P.Choice:
+        """The serving primitive this profile deploys as, and why."""
+        return P.choose(self.profile)
+
+    @property
+    def primitive_change(self) -> tuple[str, str] | None:
+        """(deployed, new) when the deploy moves the app to the other primitive: its URL changes."""
+        if not self.deployed_tags or T.MANAGED not in self.deployed_tags:
+            return None
+        before = P.of_tags(self.deployed_tags).kind
+        return (before, self.choice.kind) if before != self.choice.kind else None
+
+    @property
+    def profile_url_note(self) -> str:
+        return P.for_profile(self.profile).url_note(self.profile)
 
     @property
     def unchanged(self) -> bool:
@@ -101,6 +119,13 @@ class DeployPlan:
                 if c.changed or not self.deployed
             ],
             "gpu": p.gpu.modal_spec,
+            "primitive": self.choice.kind,
+            "primitive_reason": self.choice.reason,
+            "primitive_change": (
+                {"from": self.primitive_change[0], "to": self.primitive_change[1], "url_changes": True}
+                if self.primitive_change
+                else None
+            ),
             "scaledown_window": p.warm.scaledown_window,
             "min_containers": p.warm.min_containers,
             "live_overrides": self.live_overrides,
@@ -162,6 +187,7 @@ class DeployResult:
     secret_created: bool = False
     model_pulled: bool = False
     gpu_switch: str | None = None
+    primitive: str = P.FUNCTION
 
     def to_json(self) -> dict[str, Any]:
         from .. import __version__
@@ -183,6 +209,7 @@ class DeployResult:
             "skipped": self.skipped,
             "secret_created": self.secret_created,
             "model_pulled": self.model_pulled,
+            "primitive": self.primitive,
             "omc_version": __version__,
         }
 
@@ -211,13 +238,15 @@ def execute(
         skipped=False,
         live_overrides=p.live_overrides,
         gpu_switch=p.gpu_switch,
+        primitive=p.choice.kind,
     )
+    served = backend.served(p.app_name, P.for_profile(profile))
     if p.unchanged:
         info = backend.app_info(p.app_name)
         result.skipped = True
         result.app_id = getattr(info, "app_id", None)
         result.deployed_version = getattr(info, "version", None)
-        result.url = backend.web_url(p.app_name, CLASS_NAME, WEB_METHOD)
+        result.url = served.url()
         progress("configuration unchanged: nothing to deploy")
         return result
 
@@ -233,15 +262,18 @@ def execute(
         outcome = backend.deploy_file(module, p.app_name, environment=profile.app.environment, tag=tag, on_progress=progress)
     result.app_id = outcome.app_id
     result.deployed_version = getattr(outcome, "version", None)
-    result.url = _first_url(outcome) or backend.web_url(p.app_name, CLASS_NAME, WEB_METHOD)
+    result.url = _first_url(outcome) or served.url()
 
     # Modal resets autoscaler overrides on deploy: put the live ones back, then record them.
-    if p.live_overrides:
-        progress(f"re-applying live warm settings {p.live_overrides}")
-        backend.update_autoscaler(p.app_name, CLASS_NAME, **p.live_overrides)
+    # Settings only a Modal Server takes live are dropped when the app becomes a web function.
+    live = {k: v for k, v in p.live_overrides.items() if k in P.for_profile(profile).live_keys}
+    result.live_overrides = live
+    if live:
+        progress(f"re-applying live warm settings: {', '.join(f'{k}={v}' for k, v in live.items())}")
+        served.update_autoscaler(**live)
     # Record what runs, the live overrides, and a snapshot of this version for `omc rollback`
     # (keeping the snapshots of earlier versions, whatever Modal did with the tag set).
-    backend.set_tags(p.app_name, T.after_deploy(p.desired_tags, p.live_overrides, p.deployed_tags or {}, result.deployed_version))
+    backend.set_tags(p.app_name, T.after_deploy(p.desired_tags, live, p.deployed_tags or {}, result.deployed_version))
     return result
 
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from .. import primitives as P
 from .. import tags as T
 from ..errors import UsageError
-from ..render import CLASS_NAME
 
 
 @dataclass
@@ -41,11 +41,14 @@ def _execute(backend: Any, target: RollbackTarget) -> dict[str, Any]:
     before = dict(info_before.tags or {}) if info_before else {}
     live = T.live_overrides(before)
     new_version = backend.rollback(target.app, target.version)
-    # A rollback is a deploy: Modal drops live autoscaler overrides, so re-apply ours.
-    if live:
-        backend.update_autoscaler(target.app, CLASS_NAME, **live)
     after = backend.get_tags(target.app)
     described, known = restored_tags(before, after, target.version)
+    # A rollback is a deploy: Modal drops live autoscaler overrides, so re-apply ours (to the
+    # primitive that version serves with; settings it cannot take live are dropped).
+    prim = P.of_tags(described if known else after)
+    live = {k: v for k, v in live.items() if k in prim.live_keys}
+    if live:
+        backend.served(target.app, prim).update_autoscaler(**live)
     backend.set_tags(target.app, T.after_deploy(described, live, before, new_version if known else None))
     return {
         "app": target.app,

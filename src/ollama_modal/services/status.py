@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import primitives as P
 from .. import tags as T
-from ..render import CLASS_NAME, WEB_METHOD
 
 READY_TIMEOUT_S = 3.0
 
@@ -41,6 +41,8 @@ class Status:
     drift_basis: str | None = None  # "local_profile", or "recorded" (what omc recorded at deploy time)
     runtime_drift: list[dict[str, Any]] = field(default_factory=list)  # what Modal runs vs what omc recorded
     settings_known: bool = True  # False after rolling back to a version omc kept no record of
+    primitive: str | None = None  # "function" or "server"
+    requests: dict[str, Any] | None = None  # a Modal Server's last hour (RequestStats.to_json)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -85,6 +87,8 @@ class Status:
             "drift_basis": self.drift_basis,
             "runtime_drift": self.runtime_drift,
             "settings_known": self.settings_known,
+            "primitive": self.primitive,
+            "requests": self.requests,
             "ok": self.ok,
             "problems": self.problems,
         }
@@ -154,7 +158,10 @@ def collect(backend: Any, app: str, local_profile: Any | None, *, check_endpoint
             f"rolled back to v{tags.get(T.ROLLED_BACK_TO, '?')}, whose settings omc kept no record of: "
             "profile and drift are unknown until the next `omc deploy`"
         )
-    st.warm_profile = {k: _int(T.read(tags, "omc-" + k.replace("_", "-"))) for k in T.WARM_KEYS}
+    prim = P.of_tags(tags)
+    st.primitive = prim.kind
+    keys = [k for k in T.LIVE_KEYS if k in prim.live_keys]
+    st.warm_profile = {k: _int(T.read(tags, "omc-" + k.replace("_", "-"))) for k in keys}
     st.live_overrides = T.live_overrides(tags)
     switch = T.gpu_switch(tags)
     if switch:
@@ -162,11 +169,13 @@ def collect(backend: Any, app: str, local_profile: Any | None, *, check_endpoint
 
     running_gpus: list[str] | None = None
     auto_ok = False
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        f_url = pool.submit(backend.web_url, app, CLASS_NAME, WEB_METHOD)
-        f_stats = pool.submit(backend.current_stats, app, CLASS_NAME)
-        f_auto = pool.submit(backend.autoscaler_settings, app, CLASS_NAME)
-        f_gpus = pool.submit(backend.function_gpus, app, CLASS_NAME)
+    served = backend.served(app, prim)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        f_url = pool.submit(served.url)
+        f_stats = pool.submit(served.current_stats)
+        f_auto = pool.submit(served.autoscaler_settings)
+        f_gpus = pool.submit(served.gpus)
+        f_requests = pool.submit(served.request_stats) if not prim.holds_requests_when_cold else None
         try:
             st.url = f_url.result()
         except Exception as e:  # noqa: BLE001 - reported, not fatal
@@ -179,7 +188,7 @@ def collect(backend: Any, app: str, local_profile: Any | None, *, check_endpoint
             st.problems.append(f"container stats unavailable: {e}")
         try:
             auto = f_auto.result()
-            st.warm = {k: getattr(auto, k, None) for k in T.WARM_KEYS}
+            st.warm = {k: getattr(auto, k, None) for k in keys}
             auto_ok = True
         except Exception as e:  # noqa: BLE001
             st.warm = {**st.warm_profile, **st.live_overrides}
@@ -189,10 +198,21 @@ def collect(backend: Any, app: str, local_profile: Any | None, *, check_endpoint
             st.gpu = ", ".join(running_gpus) if running_gpus else "none (CPU)"
         except Exception as e:  # noqa: BLE001
             st.problems.append(f"the GPU Modal runs is unavailable: {e}")
+        if f_requests is not None:
+            try:
+                req = f_requests.result()
+                st.requests = req.to_json() if req is not None else None
+            except Exception as e:  # noqa: BLE001
+                st.problems.append(f"request statistics unavailable: {e}")
         if f_health is not None:
             st.health = f_health.result()
         elif not check_endpoint:
             st.health = {"ready": None, "skipped": True}
+    if not prim.holds_requests_when_cold and st.warm.get("min_containers") == 0:
+        st.problems.append(
+            "this Modal Server can scale to zero (min_containers=0): requests that arrive while no container is up "
+            "get 503; keep min_containers >= 1 or deploy with server.primitive = \"function\""
+        )
     schedule = _recorded_schedule(tags)
     if local_profile is not None and local_profile.warm.schedule:
         schedule = [w.model_dump(mode="json") for w in local_profile.warm.schedule]

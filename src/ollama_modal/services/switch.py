@@ -7,11 +7,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .. import primitives as P
 from .. import tags as T
 from ..config.loader import Origin, find_profile, read_toml, resolve
 from ..config.models import WarmPolicy
 from ..errors import ConfigError, NotDeployed, UsageError
-from ..render import CLASS_NAME
 from . import deploy
 
 
@@ -79,6 +79,7 @@ class WarmSwitch:
     after: dict[str, int | None]
     live_overrides: dict[str, int | None]
     policy: str | None
+    primitive: str = P.FUNCTION
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +88,7 @@ class WarmSwitch:
             "before": self.before,
             "after": self.after,
             "live_overrides": self.live_overrides,
+            "primitive": self.primitive,
             **{k: v for k, v in self.after.items()},
         }
 
@@ -109,29 +111,48 @@ def plan_warm_switch(
     backend: Any, app: str, policy: str | None, values: dict[str, int | None], *, reset: bool = False
 ) -> WarmSwitch:
     tags = deployed_tags(backend, app)
-    profile_values = {k: _int(T.read(tags, f"omc-{k.replace('_', '-')}")) for k in T.WARM_KEYS}
+    prim = P.of_tags(tags)
+    server_only = sorted(k for k in values if k not in prim.live_keys)
+    if server_only:
+        flags = ", ".join("--" + k.replace("_", "-") for k in server_only)
+        raise UsageError(
+            f"{flags}: only a Modal Server takes this live; app {app!r} serves as a web function",
+            hint="deploy a profile with server.primitive = \"server\" (or min_containers >= 1 with \"auto\") first",
+        )
+    keys = [k for k in T.LIVE_KEYS if k in prim.live_keys]
+    profile_values = {k: _int(T.read(tags, f"omc-{k.replace('_', '-')}")) for k in keys}
     current_live = T.live_overrides(tags)
-    before = {**profile_values, **current_live}
+    before = {**profile_values, **{k: v for k, v in current_live.items() if k in keys}}
     requested = {**(policy_values(policy) if policy else {}), **values}
     if reset:
         requested = {**profile_values, **requested}
     if not requested:
         raise UsageError("nothing to change", hint="name a policy (economy, balanced, always-on) or pass --scaledown-window/--min-containers/...")
     after = {**before, **requested}
-    try:
-        WarmPolicy.model_validate(after)
-    except ValidationError as e:
-        lines = [f"{'.'.join(str(p) for p in err['loc']) or 'warm'}: {err['msg'].removeprefix('Value error, ')}" for err in e.errors()]
-        raise ConfigError("invalid warm settings", lines) from None
+    _validate(after, _int(T.read(tags, "omc-max-inputs")))
     # Record as overrides whatever differs from the deployed profile values.
     live = {k: v for k, v in after.items() if v != profile_values.get(k)}
-    return WarmSwitch(app, before, after, live, policy)
+    return WarmSwitch(app, before, after, live, policy, prim.kind)
+
+
+def _validate(after: dict[str, int | None], max_inputs: int | None) -> None:
+    """The profile schema's rules, in omc's words, before anything is sent to Modal."""
+    lines: list[str] = []
+    try:
+        WarmPolicy.model_validate({k: v for k, v in after.items() if k in WarmPolicy.model_fields})
+    except ValidationError as e:
+        lines = [f"{'.'.join(str(p) for p in err['loc']) or 'warm'}: {err['msg'].removeprefix('Value error, ')}" for err in e.errors()]
+    target = after.get("target_inputs")
+    if target is not None and (target < 1 or (max_inputs is not None and target > max_inputs)):
+        lines.append(f"target_inputs: must be between 1 and max_inputs ({max_inputs}), the container's hard cap")
+    if lines:
+        raise ConfigError("invalid warm settings", lines)
 
 
 def apply_warm_switch(backend: Any, sw: WarmSwitch) -> WarmSwitch:
     changed = {k: v for k, v in sw.after.items() if v != sw.before.get(k)}
     if changed:
-        backend.update_autoscaler(sw.app, CLASS_NAME, **changed)
+        backend.served(sw.app, P.PRIMITIVES[sw.primitive]).update_autoscaler(**changed)
     info = backend.app_info(sw.app)
     backend.set_tags(sw.app, T.with_live_overrides(dict(info.tags or {}), sw.live_overrides))
     return sw
