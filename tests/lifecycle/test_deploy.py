@@ -187,6 +187,6 @@ def test_the_model_pull_app_holds_only_the_pull_function_on_cpu(omc, modal_serve
     assert [m.mount_path for m in pull.function.volume_mounts] == ["/models"]
     assert [c for c in modal_server.calls("ClassCreate") if c.app_id == pull_app.app_id] == []
     assert [c for c in modal_server.calls("FunctionPrecreate") if c.app_id == pull_app.app_id and c.function_name != "pull_model"] == []
-    # The deployed app still gets the GPU class with the always-on warm policy.
-    fn = function_create(modal_server)
+    # The deployed app still gets the GPU server (always-on: a Modal Server) with its warm policy.
+    fn = function_create(modal_server, "Ollama")
     assert fn.resources.gpu_config.gpu_type == "A10" and fn.autoscaler_settings.min_containers == 1
