@@ -75,7 +75,7 @@ def test_status_reads_the_autoscaler_modal_runs_and_flags_a_hand_made_change(omc
     from ollama_modal.adapters.modal_backend import ModalBackend
 
     deploy(omc)
-    ModalBackend().update_autoscaler("omc-ollama", "Ollama", min_containers=2)  # not through omc
+    ModalBackend().served("omc-ollama", "function").update_autoscaler(min_containers=2)  # not through omc
     r = omc("status", "--json", "--no-health", "--check")
     assert r.exit_code == 4
     st = json.loads(r.stdout)
@@ -117,7 +117,7 @@ def test_check_without_the_local_profile_compares_with_what_omc_recorded(omc, mo
     assert "--profile NAME|PATH" in r.stderr
     assert "against what omc recorded at deploy" in omc("status", "--no-health").stdout
 
-    ModalBackend().update_autoscaler("omc-ollama", "Ollama", scaledown_window=30)
+    ModalBackend().served("omc-ollama", "function").update_autoscaler(scaledown_window=30)
     r = omc("status", "--json", "--no-health", "--check")
     assert r.exit_code == 4
     assert json.loads(r.stdout)["runtime_drift"] == [{"field": "scaledown_window", "recorded": "120", "running": 30}]
