@@ -123,3 +123,50 @@ def test_a_restored_container_opens_a_new_boot() -> None:
              line("server_ready", 0.2, "restore"), line("model_loaded", 0.4, "restore")]
     boot = latest_boot(lines, "m")
     assert set(boot) == {"server_ready", "model_loaded"} and boot["model_loaded"].seconds == 0.4
+
+
+class FakeClock:
+    """Time that moves only when the code under test sleeps (no real waiting, no timing)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, s: float) -> None:
+        self.sleeps.append(s)
+        self.now += s
+
+
+def test_a_modal_server_answers_503_until_a_container_is_up_and_the_wait_counts():
+    from ollama_modal.bench.cold import RetryUnavailable
+
+    clock = FakeClock()
+    samples = iter([sample(None, "http_503")] * 4 + [sample(2_000.0), sample(300.0)])
+    result = measure_cold_start(
+        lambda: next(samples), lambda: True, lambda: BOOT,
+        retry_unavailable=RetryUnavailable(interval_s=5.0), clock=clock, sleep=clock.sleep,
+    )
+    assert result.ok and result.unavailable_responses == 4
+    assert clock.sleeps == [5.0] * 4 and result.unavailable_wait_s == 20.0
+    assert result.cold_ttft_ms == 22_000.0  # 20 s of 503s, then 2 s to the first token
+    assert result.warm_ttft_ms == 300.0
+
+
+def test_503_retries_give_up_and_say_so():
+    from ollama_modal.bench.cold import RetryUnavailable
+
+    clock = FakeClock()
+    result = measure_cold_start(
+        lambda: sample(None, "http_503"), lambda: True, lambda: [],
+        retry_unavailable=RetryUnavailable(interval_s=10.0, max_wait_s=30.0), clock=clock, sleep=clock.sleep,
+    )
+    assert not result.ok and result.error == "http_503" and result.unavailable_responses == 4
+    assert any("still 503 after 30 s" in n for n in result.notes)
+
+
+def test_without_retries_a_503_is_the_result():
+    result = measure_cold_start(lambda: sample(None, "http_503"), lambda: True, lambda: [])
+    assert not result.ok and result.unavailable_responses == 0 and result.unavailable_wait_s is None

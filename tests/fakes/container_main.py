@@ -10,6 +10,10 @@ the deployed module, then, by ``FAKE_CONTAINER_MODE``:
           is updated between the two, as a restore from a memory snapshot does), then serve the
           ASGI app of the web method with uvicorn on ``FAKE_CONTAINER_PORT``; ``@modal.exit``
           methods run on SIGTERM.
+``server`` a Modal Server: run its ``@modal.enter`` methods like ``web`` (the rendered code opens
+          the Server's port itself at the end of them), write ``FAKE_CONTAINER_READY`` once they
+          returned (Modal routes only after that and once the port accepts), then wait;
+          ``@modal.exit`` methods run on SIGTERM.
 ``call``  a function: call it with the pickled ``(args, kwargs)`` in ``FAKE_CONTAINER_INPUT`` and
           write the pickled result (or the exception as text) to ``FAKE_CONTAINER_OUTPUT``.
 
@@ -40,8 +44,8 @@ def _user_cls(module, cls_name: str):
     return synchronizer._translate_in(obj)._user_cls
 
 
-def serve_web() -> None:
-    import uvicorn
+def _enter():
+    """Instantiate the user class and run its @modal.enter methods; returns (instance, on_exit)."""
     from modal._partial_function import _find_callables_for_obj, _PartialFunctionFlags as F
 
     module = _load_module()
@@ -54,8 +58,6 @@ def serve_web() -> None:
         os.environ.update(json.loads(restore_env))
     for hook in _find_callables_for_obj(instance, F.ENTER_POST_SNAPSHOT).values():
         hook()
-    web = getattr(instance, os.environ["FAKE_CONTAINER_METHOD"])
-    app = web()
 
     def on_exit(*_: object) -> None:
         for hook in _find_callables_for_obj(instance, F.EXIT).values():
@@ -64,6 +66,25 @@ def serve_web() -> None:
             except Exception:  # noqa: BLE001 - report, keep going like Modal
                 traceback.print_exc()
         os._exit(0)
+
+    return instance, on_exit
+
+
+def serve_server() -> None:
+    _instance, on_exit = _enter()
+    signal.signal(signal.SIGTERM, on_exit)
+    with open(os.environ["FAKE_CONTAINER_READY"], "w") as f:
+        f.write("entered\n")
+    while True:
+        signal.pause()
+
+
+def serve_web() -> None:
+    import uvicorn
+
+    instance, on_exit = _enter()
+    web = getattr(instance, os.environ["FAKE_CONTAINER_METHOD"])
+    app = web()
 
     signal.signal(signal.SIGTERM, on_exit)
     port = int(os.environ["FAKE_CONTAINER_PORT"])
@@ -90,4 +111,4 @@ def call_function() -> None:
 
 
 if __name__ == "__main__":
-    {"web": serve_web, "call": call_function}[os.environ["FAKE_CONTAINER_MODE"]]()
+    {"web": serve_web, "server": serve_server, "call": call_function}[os.environ["FAKE_CONTAINER_MODE"]]()

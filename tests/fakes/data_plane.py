@@ -26,9 +26,13 @@ environment after the pre-snapshot ``@modal.enter`` methods ran.
 Remote function calls (``pull_model``) run as one-shot containers; the volume's files are what
 the container wrote.
 
-Adding a primitive (e.g. a Modal Server, which exposes the container's port directly): give
-:class:`ContainerSpec` a new ``mode`` that starts the process listening on ``port`` and teach
-``container_main.py`` (or a command of its own) to start it; the ingress only forwards to a port.
+Modal Servers (``@app.server``) get a URL of their own (``server_url_hook``) and an ingress that
+behaves like Modal's routing proxy: while no container is up it answers **503 at once** and
+starts one in the background (requests are not held); a container counts as up once its
+``@modal.enter`` methods returned and the Server's port (``http_config.port``, as recorded)
+accepts connections; then requests go straight to that port. The ingress records each answered
+request (time, status, duration), which ``ServerGetTimeRangeStats`` reports unless a test set
+other figures.
 """
 
 from __future__ import annotations
@@ -71,7 +75,7 @@ def free_port() -> int:
 class ContainerSpec:
     """What one container runs, derived from the fake's records."""
 
-    mode: str  # "web" or "call"
+    mode: str  # "web", "server" or "call"
     module: str
     target: str  # class name (web) or function name (call)
     method: str  # the web method ("" for calls)
@@ -80,6 +84,7 @@ class ContainerSpec:
     volumes: dict[str, Path]  # mount path -> local dir
     snapshot: bool = False
     key: str = ""  # identity of the deployed definition: a new one means new containers
+    port: int = 0  # a Modal Server's port (its http_config), where the container listens
 
 
 @dataclass
@@ -127,6 +132,10 @@ class Endpoint:
     container: Container | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     starts: int = 0  # containers started (cold starts) for this URL
+    is_server: bool = False  # a Modal Server's URL: 503 while no container is up, no holding
+    starting: threading.Thread | None = None  # a Server's container coming up in the background
+    start_error: str | None = None
+    server_name: str = ""
 
 
 class DataPlane:
@@ -140,6 +149,7 @@ class DataPlane:
         self._lock = threading.Lock()
         self._n = 0
         self.state.web_url_hook = self.url_for
+        self.state.server_url_hook = self.server_url_for
         self.state.run_function = self.run_function
 
     # -- URLs and ingress ---------------------------------------------------------------
@@ -150,6 +160,18 @@ class DataPlane:
             if ep is None:
                 port = free_port()
                 ep = Endpoint(label, key[0], port, f"http://127.0.0.1:{port}")
+                self.endpoints[key] = ep
+                self._serve(ep)
+        return ep.url
+
+    def server_url_for(self, label: str, region: str, environment: str) -> str:
+        """A Modal Server's URL: its own ingress, with Modal's 503-while-cold routing."""
+        key = (self.state.env(environment), f"{label}.{region}")
+        with self._lock:
+            ep = self.endpoints.get(key)
+            if ep is None:
+                port = free_port()
+                ep = Endpoint(key[1], key[0], port, f"http://127.0.0.1:{port}", is_server=True)
                 self.endpoints[key] = ep
                 self._serve(ep)
         return ep.url
@@ -182,35 +204,56 @@ class DataPlane:
                 body += msg.get("body", b"")
                 if not msg.get("more_body"):
                     break
+            began = time.time()
+            status = [0]
+
+            async def answered(message) -> None:  # noqa: ANN001 - ASGI message
+                if message["type"] == "http.response.start":
+                    status[0] = message["status"]
+                await send(message)
+
             try:
-                port = await anyio.to_thread.run_sync(plane.container_port, ep)
-            except Refused as r:
-                await send({"type": "http.response.start", "status": r.status, "headers": [(b"content-type", b"text/plain")]})
-                await send({"type": "http.response.body", "body": r.text.encode()})
-                return
-            headers = [(k, v) for k, v in scope["headers"] if k.decode().lower() not in HOP_BY_HOP | {"host", "content-length"}]
-            path = scope.get("raw_path") or scope["path"].encode()
-            url = f"http://127.0.0.1:{port}{path.decode()}"
-            if scope.get("query_string"):
-                url += "?" + scope["query_string"].decode()
-            async with httpx.AsyncClient(timeout=httpx.Timeout(600, connect=10), trust_env=False) as client:
-                req = client.build_request(scope["method"], url, headers=headers, content=body)
-                try:
-                    resp = await client.send(req, stream=True)
-                except httpx.TransportError as e:
-                    await send({"type": "http.response.start", "status": 502, "headers": [(b"content-type", b"text/plain")]})
-                    await send({"type": "http.response.body", "body": f"modal-http: container unreachable: {e}".encode()})
-                    return
-                try:
-                    out = [(k, v) for k, v in resp.headers.raw if k.decode().lower() not in HOP_BY_HOP | {"content-length"}]
-                    await send({"type": "http.response.start", "status": resp.status_code, "headers": out})
-                    async for chunk in resp.aiter_raw():
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    await send({"type": "http.response.body", "body": b""})
-                finally:
-                    await resp.aclose()
+                await plane._forward(ep, scope, body, answered)
+            finally:
+                if ep.is_server and status[0]:
+                    plane.record_server_request(ep, began, status[0], time.time() - began)
 
         return app
+
+    def record_server_request(self, ep: Endpoint, began: float, status: int, seconds: float) -> None:
+        with self.state.lock:
+            self.state.server_requests.setdefault(ep.server_name or "Ollama", []).append((began, status, seconds))
+
+    async def _forward(self, ep: Endpoint, scope: dict, body: bytes, send) -> None:  # noqa: ANN001
+        import anyio
+
+        try:
+            port = await anyio.to_thread.run_sync(self.container_port, ep)
+        except Refused as r:
+            await send({"type": "http.response.start", "status": r.status, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": r.text.encode()})
+            return
+        headers = [(k, v) for k, v in scope["headers"] if k.decode().lower() not in HOP_BY_HOP | {"host", "content-length"}]
+        path = scope.get("raw_path") or scope["path"].encode()
+        url = f"http://127.0.0.1:{port}{path.decode()}"
+        if scope.get("query_string"):
+            url += "?" + scope["query_string"].decode()
+        async with httpx.AsyncClient(timeout=httpx.Timeout(600, connect=10), trust_env=False) as client:
+            req = client.build_request(scope["method"], url, headers=headers, content=body)
+            try:
+                resp = await client.send(req, stream=True)
+            except httpx.TransportError as e:
+                await send({"type": "http.response.start", "status": 502, "headers": [(b"content-type", b"text/plain")]})
+                await send({"type": "http.response.body", "body": f"modal-http: container unreachable: {e}".encode()})
+                return
+            try:
+                out = [(k, v) for k, v in resp.headers.raw if k.decode().lower() not in HOP_BY_HOP | {"content-length"}]
+                await send({"type": "http.response.start", "status": resp.status_code, "headers": out})
+                async for chunk in resp.aiter_raw():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+            finally:
+                await resp.aclose()
 
     # -- which container serves a URL -------------------------------------------------
     def _resolve(self, ep: Endpoint) -> tuple[FunctionRecord, str] | None:
@@ -226,10 +269,14 @@ class DataPlane:
                     for method, url in fn.web_urls.items():
                         if url == ep.url:
                             return fn, method
+                    if ep.url in fn.flash_urls:
+                        return fn, ""
         return None
 
     def container_port(self, ep: Endpoint) -> int:
         """Start (or reuse) the container for ``ep``; the port it serves on."""
+        if ep.is_server:
+            return self._server_port(ep)
         with ep.lock:
             found = self._resolve(ep)
             if found is None:
@@ -243,6 +290,49 @@ class DataPlane:
                 ep.container = self._start_web(spec)
                 ep.starts += 1
             return ep.container.port
+
+    def _server_port(self, ep: Endpoint) -> int:
+        """A Modal Server: the running container's port, or 503 now and a container starting."""
+        with ep.lock:
+            found = self._resolve(ep)
+            if found is None:
+                self._stop(ep)
+                raise Refused(404, "modal-http: app for invoked server is stopped")
+            fn = found[0]
+            ep.server_name = fn.tag
+            spec = self.spec(fn, "server")
+            c = ep.container
+            if c is not None and (c.spec.key != spec.key or c.proc.poll() is not None):
+                self._stop(ep)
+            if ep.container is not None:
+                return ep.container.port
+            if ep.starting is None or not ep.starting.is_alive():
+                ep.start_error = None
+                ep.starting = threading.Thread(target=self._start_server_bg, args=(ep, spec), daemon=True)
+                ep.starting.start()
+        raise Refused(503, "modal-http: no container is up for this Server yet; one is starting (retry)")
+
+    def _start_server_bg(self, ep: Endpoint, spec: ContainerSpec) -> None:
+        try:
+            c = self._start_web(spec)
+        except Refused as r:
+            ep.start_error = r.text
+            return
+        with ep.lock:
+            ep.container = c
+            ep.starts += 1
+
+    def wait_until_up(self, url: str, limit: float = START_LIMIT_S) -> Container:
+        """Tests: wait for a Modal Server's container (bounds a hang only)."""
+        ep = next(e for e in self.endpoints.values() if e.url == url)
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            if ep.container is not None:
+                return ep.container
+            if ep.start_error:
+                raise AssertionError(ep.start_error)
+            time.sleep(0.05)
+        raise AssertionError(f"no container came up for {url}")
 
     def _stop(self, ep: Endpoint) -> None:
         if ep.container is not None:
@@ -267,6 +357,7 @@ class DataPlane:
             if ep.thread is not None:
                 ep.thread.join(10)
         self.state.web_url_hook = None
+        self.state.server_url_hook = None
         self.state.run_function = None
 
     # -- what a container is, from the records -----------------------------------------
@@ -290,17 +381,19 @@ class DataPlane:
                 volumes[vm.mount_path] = vol.local_dir
             key = hashlib.sha256(fn.function_id.encode() + d.SerializeToString(deterministic=True)).hexdigest()[:16]
             snapshot = bool(d.checkpointing_enabled or d.is_checkpointing_function)
+            server_port = d.http_config.port if d.is_server else 0
         cls_name, _, _ = d.function_name.partition(".")
         return ContainerSpec(
             mode=mode,
             module=d.module_name,
-            target=cls_name if mode == "web" else d.function_name,
+            target=cls_name if mode in ("web", "server") else d.function_name,
             method=method,
             files=files,
             env=env,
             volumes=volumes,
             snapshot=snapshot,
             key=key,
+            port=server_port,
         )
 
     def _image_env(self, image_id: str) -> dict[str, str]:
@@ -363,8 +456,10 @@ class DataPlane:
         return out
 
     def _start_web(self, spec: ContainerSpec) -> Container:
+        """A web function's container (uvicorn serves its ASGI app on a free port) or a Modal
+        Server's (its own code listens on the Server's port): up once the port accepts."""
         root, home = self._layout(spec)
-        port = free_port()
+        port = spec.port if spec.mode == "server" else free_port()
         env = dict(spec.env)
         restore: dict[str, str] | None = None
         if spec.snapshot:
@@ -373,7 +468,9 @@ class DataPlane:
             else:
                 self.snapshots[spec.key] = dict(env)
         penv = self._process_env(spec, env, home, free_port())
-        penv.update(FAKE_CONTAINER_MODE="web", FAKE_CONTAINER_CLASS=spec.target, FAKE_CONTAINER_METHOD=spec.method, FAKE_CONTAINER_PORT=str(port))
+        ready = root / "entered"
+        penv.update(FAKE_CONTAINER_MODE=spec.mode, FAKE_CONTAINER_CLASS=spec.target, FAKE_CONTAINER_METHOD=spec.method,
+                    FAKE_CONTAINER_PORT=str(port), FAKE_CONTAINER_READY=str(ready))
         if restore is not None:
             penv["FAKE_CONTAINER_RESTORE_ENV"] = json.dumps(restore)
         log = root / "container.log"
@@ -386,7 +483,9 @@ class DataPlane:
                 raise Refused(503, f"modal-http: the container exited during startup (code {proc.returncode}):\n{c.output()}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    return c
+                    # A Server routes only once @modal.enter has returned, not when the port opens.
+                    if spec.mode != "server" or ready.exists():
+                        return c
             except OSError:
                 pass
             if time.monotonic() > end:

@@ -18,6 +18,24 @@ GPU_TYPES = frozenset(
 )
 
 
+def _stats_from_requests(resp: Any, seen: list[tuple[float, int, float]], seconds: float) -> None:
+    """Request statistics computed from what the data plane's ingress saw (nearest-rank percentiles)."""
+    resp.request_count = len(seen)
+    resp.request_rate_per_second = len(seen) / seconds if seconds > 0 else 0.0
+    counts: dict[int, int] = {}
+    for _t, status, _d in seen:
+        counts[status] = counts.get(status, 0) + 1
+    for code, n in sorted(counts.items()):
+        resp.request_count_by_status_code.add(status_code=code, count=n)
+    durations = sorted(d for _t, _s, d in seen)
+    if durations:
+        dist = resp.request_percentile_stats["request_latency"]
+        dist.unit = "s"
+        for pct in (50, 90, 99):
+            rank = max(0, min(len(durations) - 1, -(-pct * len(durations) // 100) - 1))
+            dist.percentiles.add(percentile_basis_points=pct * 100, value=durations[rank])
+
+
 class FunctionRpcs(RpcBase):
     # -- functions and classes -------------------------------------------------------------
     def _function_metadata(self, fn: FunctionRecord) -> api_pb2.FunctionHandleMetadata:
@@ -186,6 +204,10 @@ class FunctionRpcs(RpcBase):
             stored = self.state.server_stats.get(fn.tag)
             if stored is not None:
                 resp.CopyFrom(stored)
+            else:
+                since, until = req.since.ToMicroseconds() / 1e6, req.until.ToMicroseconds() / 1e6
+                seen = [r for r in self.state.server_requests.get(fn.tag, []) if since <= r[0] < until]
+                _stats_from_requests(resp, seen, until - since)
             self.state.stats_requests.append((req.since.ToDatetime(), req.until.ToDatetime()))
         resp.since.CopyFrom(req.since)
         resp.until.CopyFrom(req.until)

@@ -156,6 +156,10 @@ class ControlPlaneState:
         # them for any range); the ranges asked for are recorded.
         self.server_stats: dict[str, api_pb2.ServerGetTimeRangeStatsResponse] = {}
         self.stats_requests: list[tuple[Any, Any]] = []
+        # Without test-set stats, what the data plane's ingress saw: server name -> [(time, status, seconds)].
+        self.server_requests: dict[str, list[tuple[float, int, float]]] = {}
+        # When set, a Modal Server's URL (the data plane serves it on loopback): (label, region, env) -> URL.
+        self.server_url_hook: Callable[[str, str, str], str] | None = None
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids):06d}"
@@ -171,6 +175,8 @@ class ControlPlaneState:
         return f"https://{self.workspace}{suffix}--{label}.modal.run"
 
     def server_url(self, label: str, region: str, environment: str) -> str:
+        if self.server_url_hook is not None:
+            return self.server_url_hook(label, region, environment)
         suffix = "" if environment == DEFAULT_ENVIRONMENT else f"-{environment}"
         return f"https://{self.workspace}{suffix}--{label}.{region}.modal.direct"
 

@@ -9,12 +9,17 @@ The breakdown of the cold request's time to first token:
 - ``server_start_s``, ``model_load_s``, ``warmup_s``: the phases' own durations;
 - ``first_token_s``: a warm request's TTFT, sent right after (the container is up by then);
 - ``container_start_s``: the rest: scheduling, image, container boot and process start.
+
+A Modal Server does not hold a request while no container is up: it answers 503 at once.
+With ``retry_unavailable`` the cold request is retried on 503 (as a client must) and the wait
+counts from the first attempt; the result says how many 503s there were and over how long.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +29,15 @@ from pydantic import BaseModel
 from ..errors import RemoteError
 
 PHASES = ("process_started", "server_ready", "model_loaded", "warmup_done")
+UNAVAILABLE = "http_503"
+
+
+@dataclass(frozen=True)
+class RetryUnavailable:
+    """How the cold request retries a Modal Server's 503 (no container up yet)."""
+
+    interval_s: float = 1.0
+    max_wait_s: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,8 @@ class ColdStartResult(BaseModel):
     breakdown: ColdBreakdown
     phases: dict[str, dict[str, Any]]
     notes: list[str]
+    unavailable_responses: int = 0  # 503s before a container answered (Modal Server only)
+    unavailable_wait_s: float | None = None  # from the first attempt to the one that got through
 
 
 def _call(fn: Callable[[], Any]) -> Any:
@@ -101,6 +117,9 @@ def measure_cold_start(
     fetch_phase_lines: Callable[[], Iterable[str]],
     *,
     model: str | None = None,
+    retry_unavailable: RetryUnavailable | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> ColdStartResult:
     """Measure one cold request and break its TTFT down by start-up phase.
 
@@ -112,8 +131,23 @@ def measure_cold_start(
     if _call(ensure_no_containers) is False:
         raise RemoteError("containers are still running, so the next request would not be cold",
                           hint="stop the app's containers (omc stop) and try again")
-    cold = _call(run_one_request)
     notes: list[str] = []
+    first = clock()
+    cold = _call(run_one_request)
+    unavailable, waited = 0, None
+    while retry_unavailable is not None and cold.error == UNAVAILABLE:
+        unavailable += 1
+        if clock() - first >= retry_unavailable.max_wait_s:
+            notes.append(f"still 503 after {retry_unavailable.max_wait_s:g} s of retries: no container came up")
+            break
+        sleep(retry_unavailable.interval_s)
+        last = clock()
+        cold = _call(run_one_request)
+        waited = last - first
+    # What a retrying client waits: every 503 and pause, then the request that got through.
+    offset_ms = waited * 1000 if waited is not None else 0.0
+    cold_ttft = None if cold.ttft_ms is None else cold.ttft_ms + offset_ms
+    cold_e2e = None if cold.e2e_ms is None else cold.e2e_ms + offset_ms
     warm = _call(run_one_request) if cold.ok else None
     boot = latest_boot(_call(fetch_phase_lines), model)
 
@@ -132,9 +166,9 @@ def measure_cold_start(
             notes.append(f"phases missing from the logs: {', '.join(missing)}")
     if warm is not None and not warm.ok:
         notes.append(f"the warm follow-up request failed ({warm.error}); first_token_s is unknown")
-    if cold.ok and cold.ttft_ms is not None and boot:
+    if cold.ok and cold_ttft is not None and boot:
         known = sum(v for v in (b.server_start_s, b.model_load_s, b.warmup_s, b.first_token_s) if v)
-        rest = cold.ttft_ms / 1000 - known
+        rest = cold_ttft / 1000 - known
         if rest < 0:
             notes.append("the phases add up to more than the request waited: they may come from an "
                          "earlier start-up")
@@ -143,10 +177,12 @@ def measure_cold_start(
     return ColdStartResult(
         ok=cold.ok,
         error=cold.error,
-        cold_ttft_ms=cold.ttft_ms,
-        cold_e2e_ms=cold.e2e_ms,
+        cold_ttft_ms=cold_ttft,
+        cold_e2e_ms=cold_e2e,
         warm_ttft_ms=warm.ttft_ms if warm is not None else None,
         breakdown=b,
         phases={k: {"seconds": v.seconds, "since_start": v.since_start} for k, v in boot.items()},
         notes=notes,
+        unavailable_responses=unavailable,
+        unavailable_wait_s=None if waited is None else round(waited, 3),
     )

@@ -76,7 +76,11 @@ def bench_cmd(
         ensure, lines, restore = make_cold(be, target.app)
         err.print("draining containers for a cold start (scaledown_window=2 until measured)…", highlight=False)
         try:
-            cold_result = measure_cold_start(lambda: send_one_sync(config), ensure, lines, model=target.model)
+            from ..bench.cold import RetryUnavailable
+
+            # A Modal Server answers 503 until a container is up: retry like a client must.
+            retry = RetryUnavailable() if target.primitive == "server" else None
+            cold_result = measure_cold_start(lambda: send_one_sync(config), ensure, lines, model=target.model, retry_unavailable=retry)
         finally:
             restore()
 
@@ -136,6 +140,11 @@ def _show(d: dict, errors: list[str]) -> None:
             f"cold start: TTFT {ms(c.get('cold_ttft_ms'))} = container {b.get('container_start_s')} s + server {b.get('server_start_s')} s"
             f" + model load {b.get('model_load_s')} s + warm-up {b.get('warmup_s')} s + first token {b.get('first_token_s')} s"
         )
+        if c.get("unavailable_responses"):
+            print_text(
+                f"the Modal Server answered 503 {c['unavailable_responses']} times over {c.get('unavailable_wait_s')} s "
+                "while no container was up (retried; clients must retry too)"
+            )
     r = d["roofline"]
     if r.get("bound_tokens_per_s"):
         print_text(
