@@ -167,6 +167,10 @@ def check_output_file(path: Path, *, flag: str, create_parents: bool = False) ->
     try:
         if path.is_dir():
             raise UsageError(f"{flag} {shown(text)} is a directory", hint=hint)
+        if path.exists() and not path.is_file():
+            # Files are replaced atomically (rename over the target): that would replace a
+            # device such as /dev/null or a FIFO with a plain file.
+            raise UsageError(f"{flag} {shown(text)} is not a regular file", hint=hint)
         parent = path.parent
         if not create_parents and not parent.is_dir():
             raise UsageError(f"{flag} {shown(text)}: the directory {shown(str(parent))} does not exist", hint="create it first, or write elsewhere")

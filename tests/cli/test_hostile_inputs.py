@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,10 @@ def test_render_output_paths(omc, tmp_path: Path) -> None:
     _clean_exit_2(omc("render", "--profile", "a10g-balanced", "-o", ""), "--output")
     (tmp_path / "file").write_text("x")
     _clean_exit_2(omc("render", "--profile", "a10g-balanced", "-o", str(tmp_path / "file" / "app.py")), "--output")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    _clean_exit_2(omc("render", "--profile", "a10g-balanced", "-o", str(fifo)), "not a regular file")
+    assert fifo.is_fifo()
     r = omc("render", "--profile", "a10g-balanced", "-o", str(tmp_path / "new" / "app.py"))
     assert r.exit_code == 0 and (tmp_path / "new" / "app.py").is_file()
 

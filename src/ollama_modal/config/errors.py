@@ -132,7 +132,8 @@ def format_validation_errors(err: ValidationError, origins: dict[Key, Origin], d
         elif e["type"] in ("less_than_equal", "greater_than_equal") and key[-1:] == ("scaledown_window",):
             msg += " (Modal accepts 2..3600 seconds)"
         if "input" in e and e["type"] not in ("extra_forbidden", "missing", "value_error") and not isinstance(e["input"], dict):
-            msg = f"{e['input']!r}: {msg}"
+            shown = repr(e["input"])
+            msg = f"{shown if len(shown) <= 120 else shown[:120] + '...'}: {msg}"
         out.append(f"{_locate(origins, key, default_file)} {dotted}: {msg}")
     return out
 
