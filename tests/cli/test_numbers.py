@@ -84,3 +84,11 @@ def test_env_flag_follows_modal_environment_rules(omc, tmp_path) -> None:
         r = omc("keys", "show", "--env", bad)
         assert r.exit_code == 2 and "--env" in r.stderr, (bad, r.stderr)
     assert not any((tmp_path / ".omc-state").rglob("*.json")) if (tmp_path / ".omc-state").exists() else True
+
+
+def test_gpu_flag_with_no_gpu(omc) -> None:
+    for value in (",", " , ", ",,"):
+        r = omc("render", "--profile", "a10g-balanced", "--gpu", value)
+        assert r.exit_code == 2 and "--gpu" in r.stderr, r.stderr
+    r = omc("render", "--profile", "a10g-balanced", "--gpu", "x" * 5000)
+    assert r.exit_code == 2 and len(r.stderr) < 1000

@@ -104,7 +104,12 @@ def overrides(**flags: Any) -> dict[tuple[str, ...], tuple[Any, Any]]:
         flag = "--" + name.replace("_", "-")
         key = _FLAG_KEYS[flag]
         if key == ("gpu", "type") and isinstance(value, str) and "," in value:
-            first, *rest = [v.strip() for v in value.split(",") if v.strip()]
+            parts = [v.strip() for v in value.split(",") if v.strip()]
+            if not parts:
+                from ..errors import UsageError
+
+                raise UsageError(f"{flag} {value!r} names no GPU", hint="e.g. --gpu h100 or --gpu h100,a100-80gb")
+            first, *rest = parts
             out[("gpu", "fallback")] = (rest, Origin("flag", flag))
             value = first
         out[key] = (value, Origin("flag", flag))

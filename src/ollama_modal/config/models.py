@@ -168,7 +168,7 @@ def _canonical_gpu(v: str) -> str:
 
         close = difflib.get_close_matches(v.upper(), [n.upper() for n in catalog.gpu_names()], n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown GPU {v!r}.{hint} Known: {', '.join(catalog.gpu_names())}")
+        raise ValueError(f"unknown GPU {v[:40]!r}.{hint} Known: {', '.join(catalog.gpu_names())}")
     return found.name
 
 
