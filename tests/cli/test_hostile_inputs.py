@@ -147,3 +147,9 @@ def test_output_directories_that_cannot_be(omc, tmp_path: Path) -> None:
     _clean_exit_2(omc("profiles", "new", "mine", "--dir", str(tmp_path / "afile")), "afile")
     r = omc("bench", "--url", "http://127.0.0.1:9", "--model", "m", "--save", str(tmp_path))
     _clean_exit_2(r, "--save", "directory")
+
+
+def test_profiles_dir_variable_too_long(omc, monkeypatch) -> None:
+    monkeypatch.setenv("OMC_PROFILES_DIR", "d" * 5000)
+    for args in (("profiles", "list"), ("render", "--profile", "a10g-balanced")):
+        _clean_exit_2(omc(*args), "OMC_PROFILES_DIR")

@@ -34,7 +34,16 @@ def search_dirs() -> list[Path]:
     dirs = [d for d in (project_dir(), builtin_dir()) if d is not None]
     out: list[Path] = []
     for d in dirs:
-        if d.is_dir() and all(d.resolve() != o.resolve() for o in out):
+        try:
+            usable = d.is_dir() and all(d.resolve() != o.resolve() for o in out)
+        except (OSError, ValueError) as e:  # a name too long for the file system, a NUL byte
+            from ..safeio import shown
+
+            raise ConfigError(
+                f"profiles directory {shown(str(d))} cannot be used: {getattr(e, 'strerror', None) or e}",
+                hint=f"check {PROFILES_DIR_ENV}",
+            ) from None
+        if usable:
             out.append(d)
     return out
 

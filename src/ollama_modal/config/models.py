@@ -52,6 +52,12 @@ PROFILE_NAME_MAX = 128
 DESCRIPTION_MAX = 500
 
 
+def _q(v: object) -> str:
+    """A value quoted for a message, cut so a huge input does not become a huge message."""
+    text = repr(v)
+    return text if len(text) <= 80 else text[:80] + "..."
+
+
 def one_line(v: str, what: str, limit: int) -> str:
     """Free text shown in tables: one line of printable characters, at most ``limit`` long."""
     if len(v) > limit:
@@ -98,7 +104,7 @@ class AppConfig(OmcModel):
     def _region(cls, v: str | list[str] | None) -> str | list[str] | None:
         for r in [v] if isinstance(v, str) else v or []:
             if not REGION_RE.fullmatch(r):
-                raise ValueError(f"{r!r} is not a region name; use letters, digits and '-', e.g. 'us-east'")
+                raise ValueError(f"{_q(r)} is not a region name; use letters, digits and '-', e.g. 'us-east'")
         return v
 
 
@@ -189,19 +195,19 @@ class WarmWindow(OmcModel):
     def _days(cls, v: list[str] | str) -> list[str]:
         items = DAY_GROUPS.get(v.lower()) if isinstance(v, str) else None
         if isinstance(v, str) and items is None:
-            raise ValueError(f"{v!r} is not a day group; use weekdays, weekends, daily or a list such as ['mon', 'fri']")
+            raise ValueError(f"{_q(v)} is not a day group; use weekdays, weekends, daily or a list such as ['mon', 'fri']")
         if items is not None:
             return list(items)
         bad = [d for d in v if DAY_NAMES.get(d.lower()) is None]  # type: ignore[union-attr]
         if bad:
-            raise ValueError(f"unknown day(s) {bad}; use mon, tue, wed, thu, fri, sat, sun")
+            raise ValueError(f"unknown day(s) {', '.join(_q(b) for b in bad[:5])}; use mon, tue, wed, thu, fri, sat, sun")
         return [DAY_NAMES[d.lower()] for d in v]  # type: ignore[union-attr]
 
     @field_validator("start", "end")
     @classmethod
     def _hhmm(cls, v: str) -> str:
         if not HHMM_RE.fullmatch(v):
-            raise ValueError(f"{v!r} is not a time of day; write HH:MM, e.g. '08:00'")
+            raise ValueError(f"{_q(v)} is not a time of day; write HH:MM, e.g. '08:00'")
         return v
 
     @field_validator("timezone")
@@ -210,11 +216,11 @@ class WarmWindow(OmcModel):
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         if not TIMEZONE_RE.fullmatch(v):
-            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as 'Europe/Berlin' or 'UTC'")
+            raise ValueError(f"unknown time zone {_q(v)}; use an IANA name such as 'Europe/Berlin' or 'UTC'")
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError, OSError):
-            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as 'Europe/Berlin' or 'UTC'") from None
+            raise ValueError(f"unknown time zone {_q(v)}; use an IANA name such as 'Europe/Berlin' or 'UTC'") from None
         return v
 
 
@@ -257,7 +263,7 @@ class WarmPolicy(OmcModel):
     @classmethod
     def _policy(cls, v: str | None) -> str | None:
         if v is not None and not POLICY_RE.fullmatch(v):
-            raise ValueError(f"{v!r} is not a policy name; use 1-63 letters, digits, '.', '-' or '_'")
+            raise ValueError(f"{_q(v)} is not a policy name; use 1-63 letters, digits, '.', '-' or '_'")
         return v
 
     @model_validator(mode="after")
@@ -310,7 +316,7 @@ class ModelConfig(OmcModel):
     def _ref(cls, v: str) -> str:
         if len(v) > MODEL_REF_MAX or not MODEL_REF_RE.fullmatch(v):
             raise ValueError(
-                f"{v!r} is not a valid Ollama model reference; write NAME[:TAG] with letters, digits, '.', '-', '_' "
+                f"{_q(v)} is not a valid Ollama model reference; write NAME[:TAG] with letters, digits, '.', '-', '_' "
                 "and '/' only (no spaces, quotes, ';' or '$'), e.g. 'codellama:7b'"
             )
         return v
@@ -350,7 +356,7 @@ class OllamaConfig(OmcModel):
     @classmethod
     def _version(cls, v: str) -> str:
         if not VERSION_RE.fullmatch(v):
-            raise ValueError(f"{v!r} is not a pinned release; write x.y.z, e.g. '{DEFAULT_OLLAMA_VERSION}'")
+            raise ValueError(f"{_q(v)} is not a pinned release; write x.y.z, e.g. '{DEFAULT_OLLAMA_VERSION}'")
         return v
 
     @model_validator(mode="after")
