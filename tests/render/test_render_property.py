@@ -24,6 +24,7 @@ from ollama_modal import __version__
 from ollama_modal.config import resolve
 from ollama_modal.config.models import Profile
 from ollama_modal.config.serialize import profile_dict
+from ollama_modal.primitives import SERVER, choose
 from ollama_modal.pyliteral import py_literal
 from ollama_modal.render import (
     CLASS_NAME,
@@ -128,6 +129,9 @@ ACCEPTED = {
     ("warm", "schedule", 0, "start"): ["00:00", "23:59"],
     ("warm", "schedule", 0, "end"): ["24:00", "07:30"],
     ("gpu", "type"): [" h100 ", "a10g", "A100-80GB:2"],
+    ("server", "primitive"): ["server", "function", "auto"],
+    ("server", "routing_region"): ["eu-west", "ap-south"],
+    ("server", "cors_origins"): ["https://app.example.com", "http://localhost:3000"],
 }
 
 
@@ -216,13 +220,20 @@ def check_rendered(p: Profile) -> None:
         assert ast.literal_eval(sec.args[0]) == p.server.api_key_secret
 
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef))
-    (app_cls,) = [d for d in cls.decorator_list if isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "cls"]
-    assert _kw(app_cls, "gpu") == p.gpu.modal_spec
-    if p.app.region is not None:
-        assert _kw(app_cls, "region") == p.app.region
-    web = next(f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == WEB_METHOD)
-    (asgi,) = [d for d in web.decorator_list if isinstance(d, ast.Call)]
-    assert _kw(asgi, "label") == p.label
+    kind = choose(p).kind
+    (served,) = [d for d in cls.decorator_list if isinstance(d, ast.Call) and getattr(d.func, "attr", "") in ("cls", "server")]
+    assert served.func.attr == ("server" if kind == SERVER else "cls")
+    assert _kw(served, "gpu") == p.gpu.modal_spec
+    if kind == SERVER:
+        assert _kw(served, "routing_region") == p.server.routing_region
+        if p.app.region is not None:
+            assert _kw(served, "compute_region") == p.app.region
+    else:
+        if p.app.region is not None:
+            assert _kw(served, "region") == p.app.region
+        web = next(f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == WEB_METHOD)
+        (asgi,) = [d for d in web.decorator_list if isinstance(d, ast.Call)]
+        assert _kw(asgi, "label") == p.label
     if p.warm.schedule:
         assert ast.literal_eval(assigned["WARM_WINDOWS"]) == [w.model_dump(mode="json") for w in p.warm.schedule]
 
@@ -254,10 +265,12 @@ def test_the_property_sees_accepted_hostile_values() -> None:
     check_rendered(Profile.model_validate(data))
 
 
+@pytest.mark.parametrize("primitive", ["function", "server"])
 @pytest.mark.parametrize("store", ["volume", "image"])
 @pytest.mark.parametrize("auth", ["bearer", "proxy", "none"])
-def test_skeleton_of_every_shape(store: str, auth: str) -> None:
+def test_skeleton_of_every_shape(store: str, auth: str, primitive: str) -> None:
     data = __import__("copy").deepcopy(BASE)
+    _with(data, ("server", "primitive"), primitive)
     _with(data, ("model", "store"), store)
     _with(data, ("server", "auth"), auth)
     _with(data, ("warm", "schedule", 0, "timezone"), "Europe/Berlin")
