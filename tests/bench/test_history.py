@@ -106,3 +106,12 @@ def test_display_rows():
     shown = compare_display(compare(result(200, 20).model_dump(), r.model_dump()))
     assert shown[0] == ("ttft_ms.p50", "200", "100", "-100", "-50.0%", "better")
     assert all(len(row) == len(COMPARE_COLUMNS) for row in shown)
+
+
+def test_retries_are_compared_and_missing_in_older_runs_is_na():
+    a, b = result(100, 10), result(100, 10).model_copy(update={"retries": 3})
+    row = next(r for r in compare(a.model_dump(), b.model_dump()) if r.metric == "retries")
+    assert (row.a, row.b, row.verdict) == (0, 3, "worse")
+    older = a.model_dump()
+    del older["retries"]  # saved before the key existed
+    assert next(r for r in compare(older, b.model_dump()) if r.metric == "retries").verdict == "n/a"

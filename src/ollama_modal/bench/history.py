@@ -25,6 +25,7 @@ METRICS: tuple[tuple[str, bool], ...] = (
     ("e2e_ms.p95", False),
     ("e2e_ms.p99", False),
     ("errors", False),
+    ("retries", False),
     ("first_request.ttft_ms", False),
 )
 #: Per-level metrics compared when both runs swept the same concurrency.
