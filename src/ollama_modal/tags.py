@@ -138,7 +138,10 @@ def read(tags: dict[str, str], key: str) -> str | None:
     text = tags[key] + "".join(tags.get(f"{key}.{n}", "") for n in range(1, 1 + sum(_continues(k, key) for k in tags)))
     if tags.get(CODEC) == CODEC_VERSION:
         return decode(text)
-    return (decode_model(text) or text) if key == MODEL else text
+    if key == MODEL:
+        return decode_model(text) or text
+    # Older tags turned the ',' of a GPU list into '_' (GPU names have none).
+    return text.replace("_", ",") if key in (GPU, GPU_SWITCH) else text
 
 
 def encode_model(name: str) -> str:
@@ -223,6 +226,11 @@ def _is_continuation(k: str) -> bool:
 
 def live_tag(key: str) -> str:
     return LIVE_PREFIX + key.replace("_", "-")
+
+
+def settings_text(values: dict[str, int | None]) -> str:
+    """``{"min_containers": 1, "max_containers": None}`` -> ``min_containers=1, max_containers=none`` (for people)."""
+    return ", ".join(f"{k}={'none' if v is None else v}" for k, v in values.items())
 
 
 def live_overrides(tags: dict[str, str]) -> dict[str, int | None]:

@@ -96,7 +96,7 @@ def test_real_names_decode_and_older_tags_read_as_they_are() -> None:
     assert T.read(tags, T.MODEL) == "codellama:7b" and T.read(tags, T.GPU) == "H100,A100-80GB"
     assert T.gpu_display(T.read(tags, T.GPU)) == "H100, A100-80GB"
     legacy = {"omc-model": "codellama_c7b", "omc-gpu": "H100_A100-80GB", "omc-profile": "my_profile"}
-    assert T.read(legacy, T.MODEL) == "codellama:7b"
+    assert T.read(legacy, T.MODEL) == "codellama:7b" and T.read(legacy, T.GPU) == "H100,A100-80GB"
     assert T.read(legacy, "omc-profile") == "my_profile"
     assert T.parse_gpu("H100,A100-80GBx2") == (["H100", "A100-80GB"], 2)
     assert T.parse_gpu("H100:2,A100-80GB:2") == (["H100", "A100-80GB"], 2)

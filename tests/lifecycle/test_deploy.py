@@ -136,6 +136,7 @@ def test_plan_idle_cost_counts_the_live_warm_override_in_force(omc, modal_server
     assert plan["idle_cost_usd_per_month"] == plan["always_on_usd_per_month"] > 700
     r = omc("deploy", "--profile", "a10g-economy", "--dry-run")
     assert "min_containers=1 (live" in r.stdout and "$0.00/month" not in r.stdout
+    assert "live warm settings stay in force after deploy: min_containers=1 " in r.stdout and "{" not in r.stdout
 
 
 def test_plan_idle_cost_of_a_warm_schedule(omc, profiles_dir: Path) -> None:

@@ -132,3 +132,16 @@ def test_check_fails_when_no_comparison_could_be_made(omc, modal_server, profile
     assert r.exit_code == 4
     assert json.loads(r.stdout)["drift_checked"] is False
     assert "drift not checked" in r.stderr and "--profile" in r.stderr
+
+
+def test_status_reads_tags_written_before_the_codec(omc, modal_server) -> None:
+    """Apps tagged by an older omc: ',' became '_' and the model was escaped on its own."""
+    deploy(omc)
+    assert omc("switch-gpu", "h100,a100-80gb", "--yes").exit_code == 0
+    app = modal_server.state.app_named("omc-ollama")
+    legacy = {k: v for k, v in app.tags.items() if k not in ("omc-codec", "omc-gpu-switch") and not k.startswith("omc-snap-")}
+    legacy.update({"omc-gpu": "H100_A100-80GB", "omc-model": "codellama_c7b"})
+    app.tags = legacy
+    st = json.loads(omc("status", "--json", "--no-health").stdout)
+    assert st["gpu_recorded"] == "H100, A100-80GB" and st["model"] == "codellama:7b"
+    assert st["runtime_drift"] == []

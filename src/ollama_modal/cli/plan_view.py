@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import tags as T
 from .output import err, out, table, usd
 
 
@@ -25,8 +26,6 @@ def show_plan(plan: Any, *, to_stdout: bool) -> None:
             t.add_row(*[str(x) for x in r])
         console.print(t)
     if plan.gpu_switch:
-        from .. import tags as T
-
         console.print(
             f"GPU switch stays in force: {T.gpu_display(plan.gpu_switch)} instead of the profile's "
             f"{T.gpu_display(plan.profile_gpu)} (undo with `omc switch-gpu --reset`)",
@@ -44,7 +43,7 @@ def show_plan(plan: Any, *, to_stdout: bool) -> None:
         )
     if plan.live_overrides:
         console.print(
-            f"live warm settings stay in force after deploy: {plan.live_overrides} (clear with `omc switch-warm --reset`)",
+            f"live warm settings stay in force after deploy: {T.settings_text(plan.live_overrides)} (clear with `omc switch-warm --reset`)",
             highlight=False,
         )
     console.print(

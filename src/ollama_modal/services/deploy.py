@@ -269,7 +269,7 @@ def execute(
     live = {k: v for k, v in p.live_overrides.items() if k in P.for_profile(profile).live_keys}
     result.live_overrides = live
     if live:
-        progress(f"re-applying live warm settings: {', '.join(f'{k}={v}' for k, v in live.items())}")
+        progress(f"re-applying live warm settings: {T.settings_text(live)}")
         served.update_autoscaler(**live)
     # Record what runs, the live overrides, and a snapshot of this version for `omc rollback`
     # (keeping the snapshots of earlier versions, whatever Modal did with the tag set).

@@ -128,11 +128,11 @@ def collect(backend: Any, app: str, local_profile: Any | None, *, check_endpoint
     if info is None:
         stopped = backend.stopped_app(app)
         if stopped is not None:
-            when = f" at {stopped.stopped_at}" if stopped.stopped_at else ""
+            when = f"since {stopped.stopped_at}" if stopped.stopped_at else "recently"
             return Status(
                 app=app, deployed=False, state="stopped", app_id=stopped.app_id, deployed_version=stopped.version,
                 stopped_at=stopped.stopped_at,
-                problems=[f"app {app!r} is stopped (since{when or ' recently'}): deploy it again with `omc deploy --profile NAME`"],
+                problems=[f"app {app!r} was stopped ({when}): deploy it again with `omc deploy --profile NAME`"],
             )
         return Status(app=app, deployed=False, state="not_deployed", problems=[f"app {app!r} is not deployed"])
     tags = dict(info.tags or {})
