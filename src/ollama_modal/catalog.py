@@ -20,6 +20,13 @@ DEFAULT_MEMORY_GIB = 0.125
 
 SECONDS_PER_MONTH = 30 * 24 * 3600
 
+#: Modal's region-selection guide: a Function pinned to a region pays a multiplier on every
+#: rate (GPU, CPU, memory): 1.5x for a broad region (e.g. ``us``), 1.75x for a narrow one
+#: (e.g. ``us-west``). Read on this date; a profile can override it (prices.region_multiplier).
+REGION_PRICES_DATE = "2026-12"
+REGION_MULTIPLIER_BROAD = 1.5
+REGION_MULTIPLIER_NARROW = 1.75
+
 
 @dataclass(frozen=True)
 class GpuModel:

@@ -19,18 +19,38 @@ class Rates:
     source: str = f"list prices {catalog.PRICES_DATE}"
 
 
+def region_multiplier(region: str | list[str] | None) -> float:
+    """Modal's multiplier for pinning containers to ``region`` (catalog.REGION_PRICES_DATE).
+
+    A broad region is a bare area code such as ``us``, ``eu`` or ``ap``; anything more
+    specific (``us-west``, ``us-east-1``) is narrow. A list pays the dearest of its entries
+    (Modal's guide prices one region; charging a list as its narrowest member errs on the
+    dear side).
+    """
+    if region is None or region == []:
+        return 1.0
+    names = [region] if isinstance(region, str) else list(region)
+    return max(catalog.REGION_MULTIPLIER_BROAD if n.isalpha() else catalog.REGION_MULTIPLIER_NARROW for n in names)
+
+
 def rates_for(profile: Profile, live: dict[str, float] | None = None) -> Rates:
-    """Profile overrides win over live workspace rates, which win over list prices."""
+    """Profile overrides win over live workspace rates, which win over list prices; the region
+    multiplier (the profile's ``prices.region_multiplier``, else Modal's for ``app.region``)
+    applies on top of whichever base rates are used."""
     gpu = profile.gpu.model
     live = live or {}
     p = profile.prices
     source = "profile prices" if p.gpu_per_second is not None else ("live workspace rates" if gpu.name in live else f"list prices {catalog.PRICES_DATE}")
+    factor = p.region_multiplier if p.region_multiplier is not None else region_multiplier(profile.app.region)
+    if factor != 1.0:
+        origin = "profile" if p.region_multiplier is not None else f"region prices {catalog.REGION_PRICES_DATE}"
+        source += f", x{factor:g} for region {profile.app.region!r} ({origin})" if profile.app.region else f", x{factor:g} ({origin})"
     return Rates(
-        gpu_per_second=p.gpu_per_second if p.gpu_per_second is not None else live.get(gpu.name, gpu.price_per_second),
-        cpu_per_core_second=p.cpu_per_core_second if p.cpu_per_core_second is not None else live.get("cpu", catalog.CPU_CORE_PER_SECOND),
-        memory_per_gib_second=p.memory_per_gib_second
-        if p.memory_per_gib_second is not None
-        else live.get("memory", catalog.MEMORY_GIB_PER_SECOND),
+        gpu_per_second=factor * (p.gpu_per_second if p.gpu_per_second is not None else live.get(gpu.name, gpu.price_per_second)),
+        cpu_per_core_second=factor
+        * (p.cpu_per_core_second if p.cpu_per_core_second is not None else live.get("cpu", catalog.CPU_CORE_PER_SECOND)),
+        memory_per_gib_second=factor
+        * (p.memory_per_gib_second if p.memory_per_gib_second is not None else live.get("memory", catalog.MEMORY_GIB_PER_SECOND)),
         source=source,
     )
 

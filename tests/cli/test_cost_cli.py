@@ -86,3 +86,26 @@ def test_spinner_only_on_a_terminal(monkeypatch) -> None:
     monkeypatch.setattr(output, "err", Console(file=io.StringIO(), force_terminal=True))
     status = output.working("simulating")
     assert isinstance(status, Status)
+
+
+def test_cold_start_reports_the_value_used_and_the_method(omc) -> None:
+    r = omc("cost", "--profile", "a10g-balanced", "--rpm", "1", "--days", "1", "--cold-start-seconds", "10", "--json")
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["cold_start"]["total_s"] == 10 and d["cold_start_s"] == 10
+    assert d["cold_start"]["estimated_total_s"] > 10  # the estimate is still shown, apart
+    assert d["method"] in ("pool", "events")
+    d = json.loads(omc("cost", "--profile", "a10g-balanced", "--rpm", "60", "--days", "0.2", "--json").stdout)
+    assert d["method"] == "pool"
+    rec = json.loads(omc("recommend", "--rpm", "1", "--days", "1", "--p95-latency-s", "30", "--service-seconds", "2", "--json").stdout)
+    assert rec["choice"]["method"] in ("pool", "events")
+
+
+def test_trace_bills_the_last_burst_through_its_scaledown(omc, tmp_path: Path) -> None:
+    # One burst of 10 requests a second apart: the container stays up W = 300 s after the
+    # last one ends, and that tail is billed (the span runs past the last request).
+    trace = tmp_path / "burst.csv"
+    trace.write_text("timestamp\n" + "".join(f"{1_700_000_000 + i}\n" for i in range(10)))
+    d = json.loads(omc("cost", "--profile", "a10g-balanced", "--trace", str(trace), "--service-seconds", "2", "--json").stdout)
+    assert d["simulated_container_seconds"] >= 300
+    assert d["simulated_seconds"] >= 9 + 2 + 300

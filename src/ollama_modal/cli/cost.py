@@ -10,10 +10,7 @@ import typer
 from . import options as o
 from .common import EnvOpt
 
-#: Upper bounds of the traffic flags; the simulator's memory and time bound them.
-MAX_DAYS = 3650.0
-MAX_RPM = 1_000_000.0
-MAX_SECONDS = 86_400.0
+from ..cost.limits import MAX_DAYS, MAX_RPM, MAX_SECONDS  # upper bounds of the traffic flags, kept with the model
 
 RpmOpt = Annotated[Optional[float], o.number("--rpm", help="Mean requests per minute (Poisson arrivals).", gt=0, le=MAX_RPM)]
 PatternOpt = Annotated[
@@ -77,6 +74,9 @@ def cost_cmd(
 
         check_output_file(plot, flag="--plot")
     names = [profile, *(compare or [])]
+    from ..cost.alloc import reuse_big_allocations
+
+    reuse_big_allocations()
     traffic, text = _traffic(rpm, pattern, trace, days)
     live = _live(live_prices, env)
     reports = []
@@ -110,7 +110,7 @@ def cost_cmd(
         rows.append([
             rep.profile, usd(d.monthly_cost_usd), usd(d.gpu_cost_usd), f"{d.container_seconds / 3600:,.0f} h",
             f"{100 * d.cold_start_fraction:.1f}%", f"{d.latency_s['p50']:.1f} s", f"{d.latency_s['p95']:.1f} s",
-            f"{d.latency_s['p99']:.1f} s", f"{100 * d.idle_fraction:.0f}%", f"{rep.cold_start.total_s:.0f} s",
+            f"{d.latency_s['p99']:.1f} s", f"{100 * d.idle_fraction:.0f}%", f"{d.cold_start_s:.0f} s",
         ])
     table(["profile", "$/month", "GPU $", "billed/month", "cold starts", "p50", "p95", "p99", "idle share", "cold start"], rows)
     info(f"traffic: {text}; {reports[0].rates.source}; latency includes cold-start waits and queueing")
@@ -145,6 +145,9 @@ def recommend_cmd(
     from .output import info, print_json, table, usd, working
 
     base = resolve(profile).profile
+    from ..cost.alloc import reuse_big_allocations
+
+    reuse_big_allocations()
     traffic, text = _traffic(rpm, pattern, trace, days)
 
     def fits(gpu) -> bool:

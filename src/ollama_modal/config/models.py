@@ -489,6 +489,11 @@ class PriceOverrides(OmcModel):
     gpu_per_second: Annotated[float | None, Field(ge=0, description="USD per GPU-second (default: the built-in list price).")] = None
     cpu_per_core_second: Annotated[float | None, Field(ge=0, description="USD per CPU core-second.")] = None
     memory_per_gib_second: Annotated[float | None, Field(ge=0, description="USD per GiB-second of memory.")] = None
+    region_multiplier: Annotated[
+        float | None,
+        Field(gt=0, le=10, description="Multiplier on every rate for region pinning (default: Modal's, 1.5 for a broad "
+              "`app.region` such as `us`, 1.75 for a narrow one such as `us-west`, 1 without a region)."),
+    ] = None
 
 
 class Profile(OmcModel):

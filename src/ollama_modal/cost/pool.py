@@ -114,13 +114,17 @@ def _crossings(n_after: np.ndarray, is_arr: np.ndarray, kt: int, buffer: int, ba
     return ch[keep], level[keep]
 
 
-def _intervals(level: np.ndarray, key: np.ndarray, t: np.ndarray, window: float) -> tuple[np.ndarray, ...]:
+def _intervals(level: np.ndarray, key: np.ndarray, t: np.ndarray, window: float, sorted_by_key: bool = False) -> tuple[np.ndarray, ...]:
     """Up-intervals per level from its crossings (ordered by ``key``): runs of need >= level held
     ``window`` past their end, merged when the next run starts within it."""
     if level.size == 0:
         e = np.empty(0)
         return np.empty(0, dtype=np.int64), e, e
-    order = np.lexsort((key, level))
+    if not sorted_by_key:
+        o = np.argsort(key, kind="stable")  # two sorted runs: a merge
+        level, t = level[o], t[o]
+    small = level.astype(np.int16) if level.max() < 32767 else level
+    order = np.argsort(small, kind="stable")  # radix sort for 16-bit levels
     level, t = level[order], t[order]
     ups, downs, lev = t[0::2], t[1::2], level[0::2]
     new = np.ones(lev.size, dtype=bool)
@@ -162,7 +166,7 @@ class _Demand:
         completions F >= F0."""
         d = np.flatnonzero(F != self.F0)
         if d.size == 0:
-            iv = _intervals(self.rec_lvl, self.rec_pos.astype(float), self.times[self.rec_pos], window)
+            iv = _intervals(self.rec_lvl, self.rec_pos, self.times[self.rec_pos], window, sorted_by_key=True)
             return iv, lambda idx: self.n_at[idx], self.busy0
         old, new_t = self.F0[d], F[d]
         p_old = self.cpos[d]
@@ -286,17 +290,20 @@ def _fifo_starts(A: np.ndarray, F: np.ndarray, wait: np.ndarray, lv: _Levels, ba
     """
     if wait.size > 16 and not capped:  # at max_containers waits queue behind waits: one by one
         wait = _fifo_batch(A, F, wait, lv, base, k, cold_start, capped, ahead, f_prev)
+    if wait.size == 0:
+        return
     r_times, r_vals = lv.r_times.tolist(), lv.r_vals.tolist()
-    maxlat0 = maxlat = float((F - A).max()) if A.size else 0.0
+    nr = len(r_times)
+    # one by one, on small Python lists: the few dozen requests in the system around each
+    maxlat0 = maxlat = float((F - A).max())
     los = np.searchsorted(A, A[wait] - maxlat, side="left").tolist()
-    for i, lo in zip(wait.tolist(), los):
-        ai = float(A[i])
-        si = float(F[i]) - ai
-        if maxlat > maxlat0:  # an earlier wait made the longest stay longer: look further back
+    a_w = A[wait].tolist()
+    s_w = (F[wait] - A[wait]).tolist()
+    for i, lo, ai, si in zip(wait.tolist(), los, a_w, s_w):
+        if maxlat > maxlat0:  # a wait made the longest stay longer: look further back
             lo = int(np.searchsorted(A, ai - maxlat, side="left"))
-        seg = F[lo:i]
-        g = np.sort(seg[seg > ai]).tolist()
-        m, ng, nr = len(g), len(g), len(r_times)
+        g = sorted([x for x in F[lo:i].tolist() if x > ai])
+        m = ng = len(g)
         p = bisect.bisect_right(r_times, ai)
         cap = k * (base + (r_vals[p - 1] if p else 0))
         b: float | None = ai
@@ -319,7 +326,8 @@ def _fifo_starts(A: np.ndarray, F: np.ndarray, wait: np.ndarray, lv: _Levels, ba
             if b is None:  # the bound, or this round's levels end too early (the next round extends them)
                 b = min(bound, ai + cold_start)
         F[i] = b + si
-        maxlat = max(maxlat, F[i] - ai)
+        if b + si - ai > maxlat:
+            maxlat = b + si - ai
 
 
 def _fifo_batch(A: np.ndarray, F: np.ndarray, wait: np.ndarray, lv: _Levels, base: int, k: int, cold_start: float,

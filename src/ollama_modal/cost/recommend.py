@@ -192,6 +192,13 @@ def recommend(
         tiers.append(_Gpu(model=g, service=svc, machine=Machine(_rates_for(rates, g), gpu_count), cold_start=cs, arrivals=a))
     if not tiers:
         raise ValueError("no GPU tier fits the model; pick a smaller model or quantisation")
+    if traffic.open_end and traffic.requests:
+        # One span for every candidate: long enough to bill the last burst through the longest
+        # window and cold start of the search.
+        slowest = max(tiers, key=lambda g: float(np.max(g.service)) + g.cold_start)
+        traffic = traffic.with_tail(slowest.service, max(windows), slowest.cold_start)
+        a, span = traffic.times, traffic.span
+        scale = catalog.SECONDS_PER_MONTH / span
 
     union = _UnionOfFixedIntervals(a, span)
     changes = {

@@ -153,9 +153,10 @@ def usage_for(
 ) -> Usage:
     """Run the simulation: ``method`` "auto" or "pool" is the vectorised pool model, "events" the
     per-request reference loop. ``progress(t)`` is called with the simulated time so far."""
-    a, span = traffic.times, traffic.span
-    if service.shape != a.shape:
+    if service.shape != traffic.times.shape:
         raise ValueError("one service time per request is needed")
+    traffic = traffic.with_tail(service, policy.scaledown_window, cold_start)
+    a, span = traffic.times, traffic.span
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}")
     changes = list(changes) if changes is not None else min_changes(policy, traffic)
@@ -185,4 +186,4 @@ def simulate(
     (see coldstart.estimate_cold_start(...).total_s).
     """
     usage = usage_for(traffic, service, policy, cold_start, method=method)
-    return price(usage, traffic.span, machine, traffic.requests, cold_start)
+    return price(usage, traffic.with_tail(service, policy.scaledown_window, cold_start).span, machine, traffic.requests, cold_start)

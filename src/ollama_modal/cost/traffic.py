@@ -37,6 +37,17 @@ class Traffic:
     start: float = DEFAULT_START  # UNIX time of offset 0
     output_tokens: np.ndarray | None = None  # per request, when the trace has them
     source: str = ""
+    #: The span ends at the last request (a trace without a given span): the simulation
+    #: extends it to bill the last requests through their scale-down (``with_tail``).
+    open_end: bool = False
+
+    def with_tail(self, service: np.ndarray, window: float, cold_start: float) -> Traffic:
+        """An open-ended span lengthened to the last completion (a cold start allowed for) plus
+        the scaledown window, so the containers of the last burst are billed until they stop."""
+        if not self.open_end or self.times.size == 0:
+            return self
+        end = float(np.max(self.times + service)) + cold_start + window
+        return Traffic(self.times, max(self.span, end), self.start, self.output_tokens, self.source)
 
     @property
     def requests(self) -> int:
@@ -181,7 +192,9 @@ def _rows_jsonl(path: Path) -> list[tuple[int, dict[str, object]]]:
 def load_trace(path: str | Path, *, span: float | None = None) -> Traffic:
     """Read a recorded trace (CSV with a header, or JSONL) into sorted :class:`Traffic`.
 
-    The span runs from the first to the last request unless ``span`` (seconds) is given.
+    The span runs from the first request to the last one, and a simulation lengthens it to bill
+    the last requests through their scale-down (``Traffic.with_tail``), unless ``span``
+    (seconds) is given.
     Raises UsageError naming the file, the line and the fix.
     """
     p = Path(path)
@@ -210,4 +223,4 @@ def load_trace(path: str | Path, *, span: float | None = None) -> Traffic:
     if has_tokens and np.isnan(tokens).any():
         missing = int(np.flatnonzero(np.isnan(tokens))[0])
         raise UsageError(f"{p}:{rows[order[missing]][0]}: output_tokens is empty here but set on other rows; fill it in on every row or on none")
-    return Traffic(offsets, total, start, tokens if has_tokens else None, source=str(p))
+    return Traffic(offsets, total, start, tokens if has_tokens else None, source=str(p), open_end=span is None)

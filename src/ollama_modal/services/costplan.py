@@ -100,7 +100,9 @@ class CostReport:
         d.update(
             profile=self.profile,
             traffic=self.traffic,
-            cold_start=self.cold_start.as_dict(),
+            # total_s is what the simulation used (an override if given); the estimate stays apart
+            cold_start={**self.cold_start.as_dict(), "total_s": self.result.cold_start_s,
+                        "estimated_total_s": self.cold_start.total_s},
             mean_service_s=round(self.mean_service_s, 3),
             prices=self.rates.source,
         )
