@@ -191,3 +191,27 @@ class ObjectRpcs(RpcBase):
     async def WorkspaceBillingRates(self, stream: Any) -> None:
         await stream.recv_message()
         await stream.send_message(api_pb2.WorkspaceBillingRatesResponse(rates=dict(self.state.billing_rates)))
+
+    # -- workspace proxy tokens (Modal's proxy auth: wk-... id, ws-... secret) ---------------
+    async def WebhookTokenCreate(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        with self.state.lock:
+            token_id, secret = self.state.new_id("wk"), self.state.new_id("ws")
+            self.state.proxy_tokens[token_id] = {"name": req.name, "secret": secret, "created_at": self.state.clock()}
+        await stream.send_message(api_pb2.TokenCreateResponse(token_id=token_id, token_secret=secret))
+
+    async def WebhookTokenList(self, stream: Any) -> None:
+        await stream.recv_message()
+        with self.state.lock:
+            tokens = [
+                api_pb2.WebhookToken(token_id=tid, name=t["name"], created_at=t["created_at"])
+                for tid, t in sorted(self.state.proxy_tokens.items())
+            ]
+        await stream.send_message(api_pb2.WebhookTokenListResponse(tokens=tokens))
+
+    async def WebhookTokenDelete(self, stream: Any) -> None:
+        req = await stream.recv_message()
+        with self.state.lock:
+            if self.state.proxy_tokens.pop(req.token_id, None) is None:
+                raise _not_found(f"proxy token {req.token_id}")
+        await stream.send_message(Empty())

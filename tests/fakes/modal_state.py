@@ -160,6 +160,8 @@ class ControlPlaneState:
         self.server_requests: dict[str, list[tuple[float, int, float]]] = {}
         # When set, a Modal Server's URL (the data plane serves it on loopback): (label, region, env) -> URL.
         self.server_url_hook: Callable[[str, str, str], str] | None = None
+        # Workspace proxy tokens: id (wk-...) -> {"name", "secret" (ws-...), "created_at"}.
+        self.proxy_tokens: dict[str, dict[str, Any]] = {}
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids):06d}"

@@ -107,4 +107,16 @@ class RequestStats:
         return d
 
 
-__all__ = ["AppInfo", "AutoscalerSettings", "CurrentStats", "DeployOutcome", "Deployment", "RequestStats"]
+@dataclass(frozen=True)
+class ProxyToken:
+    """A workspace proxy token (Modal's proxy auth), without its secret."""
+
+    token_id: str  # wk-...
+    name: str
+    created_at: str | None  # ISO 8601, UTC
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+__all__ = ["AppInfo", "AutoscalerSettings", "CurrentStats", "DeployOutcome", "Deployment", "ProxyToken", "RequestStats"]

@@ -383,6 +383,36 @@ class ModalBackend:
                     hint="rotate its key with `omc keys rotate`, or choose another secret name in the profile",
                 ) from None
 
+    # -- workspace proxy tokens (auth = "proxy") -------------------------------------------
+    def create_proxy_token(self, name: str) -> tuple[str, str]:
+        """A new workspace proxy token: (``wk-…`` id, ``ws-…`` secret). Modal shows the secret only now."""
+        import modal
+
+        with self._remote("creating a Modal proxy token"):
+            token = modal.Workspace.from_context().proxy_tokens.create(name=name)
+        return token.token_id, token.token_secret
+
+    def list_proxy_tokens(self) -> list[Any]:
+        import modal
+
+        from . import ProxyToken
+
+        with self._remote("listing Modal proxy tokens"):
+            tokens = modal.Workspace.from_context().proxy_tokens.list()
+        return [ProxyToken(t.token_id, t.name, _iso(t.created_at)) for t in tokens]
+
+    def delete_proxy_token(self, token_id: str) -> bool:
+        """Delete the token; False when Modal does not know it (already deleted)."""
+        import modal
+        from modal.exception import NotFoundError
+
+        with self._remote("deleting a Modal proxy token"):
+            try:
+                modal.Workspace.from_context().proxy_tokens.delete(token_id)
+            except NotFoundError:
+                return False
+        return True
+
     def volume_has_path(self, volume_name: str, path: str) -> bool:
         """True if ``path`` (file or directory) exists in the Volume; a missing Volume has nothing."""
         import modal

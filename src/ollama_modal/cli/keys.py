@@ -1,4 +1,5 @@
-"""`omc keys show|rotate`: the endpoint's API keys (auth = "bearer")."""
+"""`omc keys show|rotate`: the endpoint's API keys (auth = "bearer": omc's keys in a Modal
+Secret) or Modal proxy tokens (auth = "proxy": workspace tokens Modal's proxy checks)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,43 @@ import typer
 from . import options as o
 from .common import EnvOpt, backend, confirm
 
-app = typer.Typer(help="Show and rotate the endpoint's API keys.", no_args_is_help=True)
+app = typer.Typer(help="Show and rotate the endpoint's API keys (auth = \"bearer\") or Modal proxy tokens (auth = \"proxy\").", no_args_is_help=True)
 
 
-def _profile_secret(profile: str) -> tuple[str, str | None]:
+def _auth(profile: str):
+    """The resolved profile, refusing ``auth = "none"`` (it has no keys)."""
     from ..config import resolve
+    from ..errors import UsageError
 
     p = resolve(profile).profile
-    return p.server.api_key_secret, p.app.environment
+    if p.server.auth == "none":
+        raise UsageError(f"profile {p.name!r} has auth = \"none\": the endpoint has no keys",
+                         hint="set server.auth = \"bearer\" (omc's keys) or \"proxy\" (Modal proxy tokens) and deploy")
+    return p
+
+
+def _show_proxy(p, show: bool, json_: bool, env: str | None) -> None:
+    from ..errors import UsageError
+    from ..services import proxy_tokens as pt
+    from .output import print_json, print_text
+
+    ring = pt.load_ring(p, env)
+    listed = pt.in_workspace(backend(env or p.app.environment), p)
+    if ring is None and not listed:
+        raise UsageError(f"no Modal proxy token named {pt.token_name(p)!r} exists", hint="`omc keys rotate` creates one")
+    if json_:
+        data = ring.to_json(show) if ring is not None else {"keys": [], "active": None}
+        print_json({"auth": "proxy", "token_name": pt.token_name(p), "keys": data["keys"], "active": data["active"],
+                    "workspace_tokens": [t.to_json() for t in listed]})
+        return
+    for k in (ring.to_json(show)["keys"] if ring is not None else []):
+        print_text(k)
+    held = {pt.token_id(k) for k in (ring.keys if ring else [])}
+    from .output import err
+
+    for t in listed:
+        where = "held here" if t.token_id in held else "secret not on this machine"
+        err.print(f"proxy token {t.token_id} ({t.name}, created {t.created_at or '?'}): {where}", highlight=False)
 
 
 @app.command("show")
@@ -31,7 +61,11 @@ def show_cmd(
     from ..services import keys
     from .output import print_json, print_text
 
-    secret, environment = _profile_secret(profile)
+    p = _auth(profile)
+    if p.server.auth == "proxy":
+        _show_proxy(p, show, json_, env)
+        return
+    secret, environment = p.server.api_key_secret, p.app.environment
     ring = keys.load(secret, env or environment)
     if ring is None:
         raise UsageError(
@@ -58,8 +92,21 @@ def rotate_cmd(
     from ..services import keys
     from .output import info, print_json, warn
 
-    secret, environment = _profile_secret(profile)
-    environment = env or environment
+    p = _auth(profile)
+    if p.server.auth == "proxy":
+        from ..services import proxy_tokens as pt
+
+        environment = env or p.app.environment
+        what = f"Delete the previous Modal proxy token {pt.token_name(p)} (clients using it lose access at once)" if drop_old else f"Create a new Modal proxy token {pt.token_name(p)}"
+        confirm(f"{what}?", yes)
+        ring, deleted = pt.rotate(backend(environment), p, environment, drop_old=drop_old)
+        if json_:
+            print_json({"auth": "proxy", "token_name": pt.token_name(p), "deleted": deleted, **{k: v for k, v in ring.to_json(show).items() if k in ("keys", "active")}})
+        else:
+            done = f"deleted proxy token {deleted}" if deleted else "created a new proxy token; the previous one keeps working"
+            info(f"{done}. Active: {ring.to_json(show)['active']} (send it as Authorization: Bearer <token>)")
+        return
+    secret, environment = p.server.api_key_secret, env or p.app.environment
     if not drop_old and keys.load(secret, environment) is None:
         warn("this machine does not know the current key: after rotation only the new key works in new containers")
     confirm(f"{'Drop the old key of' if drop_old else 'Add a new key to'} Secret {secret}?", yes)

@@ -40,6 +40,8 @@ def from_app(backend: Any, app: str, api_key: str | None, model: str | None) -> 
     gpu_types, gpu_count = T.parse_gpu(T.read(tags, T.GPU) or "")
     if api_key is None:
         api_key = os.environ.get(API_KEY_ENV)
+    if api_key is None and T.read(tags, "omc-auth") == "proxy":
+        api_key = _proxy_token_for(tags)  # Modal's proxy takes Authorization: Bearer wk-….ws-…
     if api_key is None and T.read(tags, "omc-auth") == "bearer":
         ring = _ring_for(tags, keys)
         if ring is None:
@@ -59,6 +61,21 @@ def from_app(backend: Any, app: str, api_key: str | None, model: str | None) -> 
         app=app,
         primitive=prim.kind,
     )
+
+
+def _proxy_token_for(tags: dict[str, str]) -> str | None:
+    """This machine's proxy token for the deployed profile's app, if it holds one."""
+    profile = T.read(tags, T.PROFILE)
+    if not profile:
+        return None
+    try:
+        from ..config import resolve
+        from . import proxy_tokens
+
+        ring = proxy_tokens.load_ring(resolve(profile).profile)
+    except Exception:  # noqa: BLE001 - the profile may not exist here; then pass --api-key
+        return None
+    return ring.keys[0] if ring else None
 
 
 def _ring_for(tags: dict[str, str], keys: Any) -> Any:

@@ -185,6 +185,7 @@ class DeployResult:
     skipped: bool
     live_overrides: dict[str, int | None]
     secret_created: bool = False
+    proxy_token_created: bool = False
     model_pulled: bool = False
     gpu_switch: str | None = None
     primitive: str = P.FUNCTION
@@ -208,6 +209,7 @@ class DeployResult:
             "deployed_version": self.deployed_version,
             "skipped": self.skipped,
             "secret_created": self.secret_created,
+            "proxy_token_created": self.proxy_token_created,
             "model_pulled": self.model_pulled,
             "primitive": self.primitive,
             "omc_version": __version__,
@@ -252,6 +254,10 @@ def execute(
 
     if profile.server.auth == "bearer":
         result.secret_created = ensure_secret(backend, profile, progress)
+    elif profile.server.auth == "proxy":
+        from .proxy_tokens import ensure_token
+
+        result.proxy_token_created = ensure_token(backend, profile, progress)
     if profile.model.store == "volume":
         result.model_pulled = ensure_model_in_volume(backend, p, progress)
 
