@@ -60,7 +60,7 @@ def test_pipelined_requests_are_each_checked(proxy, upstream):
 def test_keys_never_reach_the_upstream_logs_or_answers(proxy, upstream, capfd):
     wrong = "omc-wrong-key-that-must-not-echo"
     sent = [
-        head(b"Content-Length: 2\r\n") + b"{}",
+        head(b"Content-Length: 2\r\nX-Api-Key: " + KEY.encode() + b"\r\nModal-Secret: " + KEY.encode() + b"\r\n") + b"{}",
         head(b"Content-Length: 2\r\n", b"/v1/models/../../api/pull") + b"{}",
         b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " + wrong.encode() + b"\r\n\r\n",
         b"GET /api/tags HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " + wrong.encode() + b"\r\n\r\n",
@@ -76,3 +76,35 @@ def test_keys_never_reach_the_upstream_logs_or_answers(proxy, upstream, capfd):
             assert secret not in repr(s.headers) and secret.encode() not in s.body
     assert all(s.header("authorization") is None for s in upstream.requests())
     assert len(upstream.requests()) == 1
+
+
+def test_key_compares_are_constant_time_and_never_short_circuit(monkeypatch):
+    import hmac
+
+    from ollama_modal.service import auth as auth_mod
+
+    calls: list[tuple[bytes, bytes]] = []
+    original = hmac.compare_digest
+
+    def recording(a, b):
+        calls.append((a, b))
+        return original(a, b)
+
+    monkeypatch.setattr(auth_mod.hmac, "compare_digest", recording)
+    checker = auth_mod.KeyChecker(["k-one", "k-two", "k-three"])
+    for header, ok in [("Bearer k-one", True), ("Bearer k-three", True), ("Bearer nope", False), (None, False), ("Basic k-one", False)]:
+        calls.clear()
+        assert checker.check(header) is ok
+        assert len(calls) == 3  # every key compared, whichever matched (or none)
+
+
+def test_a_caller_leaving_mid_body_cancels_the_upstream_request(proxy, upstream):
+    import socket
+
+    from .conftest import wait_for
+
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as s:
+        s.sendall(head(b"Transfer-Encoding: chunked\r\n") + b"8\r\n{\"a\": 1,\r\n")
+        wait_for(lambda: upstream.body_bytes >= 8, "the first body bytes to reach the upstream")
+    wait_for(lambda: upstream.truncated == 1, "the upstream to see its request cut off")
+    assert upstream.requests() == []

@@ -36,8 +36,9 @@ HOP_BY_HOP = frozenset({
     "te", "trailer", "transfer-encoding", "upgrade",
 })
 # Also dropped on the way in: Host (Ollama refuses non-local ones; httpx sets the upstream's),
-# the caller's key, and the length (set again for the body we send).
-DROP_REQUEST = HOP_BY_HOP | {"host", "authorization", "content-length", "expect"}
+# anything that may carry a credential (ours, Anthropic clients' x-api-key, Modal's proxy-auth
+# pair), and the length (set again for the body we send).
+DROP_REQUEST = HOP_BY_HOP | {"host", "authorization", "x-api-key", "modal-key", "modal-secret", "content-length", "expect"}
 HEALTH_TIMEOUT_S = 3.0
 CONNECT_TIMEOUT_S = 10.0
 # A body up to this size is kept while it streams, so a request that meets a stale pooled
