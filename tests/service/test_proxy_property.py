@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ollama_modal.service.routes import TargetError, allowed, canonical_target
+from ollama_modal.service.routes import ALLOWED, BLOCKED, TargetError, allowed, canonical_target
 
 from .conftest import KEY, ServedProxy, proxy_settings
 from .upstream import RecordingUpstream, raw_request, request_bytes
@@ -31,17 +31,46 @@ PIECES = [
 ]
 
 
+BASES = [*ALLOWED, "/v1/models/codellama:7b", *BLOCKED, "/api/blobs/sha256:ab", "/healthz", "/readyz", "/", "/api/status"]
+
+
 @st.composite
-def targets(draw) -> bytes:
-    segments = draw(st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=4)), min_size=0, max_size=7))
+def requests(draw) -> tuple[str, bytes]:
+    """(method, request target)."""
+    method = draw(st.one_of(st.sampled_from(METHODS), st.from_regex(r"[A-Za-z]{1,9}", fullmatch=True)))
+    if draw(st.sampled_from(["mutated", "mutated", "mutated", "free"])) == "free":  # any pieces in any order
+        segments = draw(st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=4)), min_size=0, max_size=7))
+    else:  # a real path, mutated: what an attacker starts from
+        base = draw(st.sampled_from(BASES))
+        if draw(st.sampled_from([True, True, False])):
+            method = draw(st.sampled_from(ALLOWED.get(base, ("POST", "GET"))))
+        segments = base.split("/")[1:]
+        for _ in range(draw(st.integers(0, 3))):
+            op = draw(st.sampled_from(["piece", "detour", "detour", "dot", "encode", "encode", "double", "noise"]))
+            i = draw(st.integers(0, len(segments)))
+            if op == "piece":
+                segments.insert(i, draw(st.sampled_from(PIECES)))
+            elif op == "detour":  # "x/.." in any spelling: resolves to nothing
+                segments[i:i] = [draw(st.sampled_from(["x", "v1", "api", "models", "codellama:7b", "%61pi"])),
+                                 draw(st.sampled_from(["..", "%2e%2e", ".%2E", "%2E.", "%2E%2E"]))]
+            elif op == "dot":
+                segments.insert(i, draw(st.sampled_from([".", "%2e", "%2E"])))
+            elif op == "double":
+                segments.insert(i, "")
+            elif op == "encode" and any(segments):
+                j = draw(st.sampled_from([k for k, seg in enumerate(segments) if seg]))
+                seg = segments[j]
+                c = draw(st.integers(0, len(seg) - 1))
+                code = f"%{ord(seg[c]):02X}" if ord(seg[c]) < 128 else seg[c]
+                segments[j] = seg[:c] + (code.lower() if draw(st.booleans()) else code) + seg[c + 1:]
+            elif op == "noise":
+                segments.insert(i, draw(st.text(max_size=3)))
     path = "/" + "/".join(segments)
-    prefix = draw(st.sampled_from(["", "", "", "/", "//", "http://proxy.test", "*"]))
-    text = (prefix + path) if prefix not in ("*",) else (prefix if not segments else prefix + path)
+    prefix = draw(st.sampled_from(["", "", "", "", "", "", "", "/", "//", "http://proxy.test", "*"]))
+    query = draw(st.sampled_from(["", "", "", "?x=1", "?a=%2e%2e/api/pull", "?%00"]))
+    text = ("*" if prefix == "*" and not segments else prefix + path) + query
     # CR and LF frame the request line itself; the smuggling tests cover them.
-    return text.replace("\r", "").replace("\n", "").encode("utf-8", "surrogatepass")
-
-
-methods = st.one_of(st.sampled_from(METHODS), st.from_regex(r"[A-Za-z]{1,9}", fullmatch=True))
+    return method, text.replace("\r", "").replace("\n", "").encode("utf-8", "surrogatepass")
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +85,10 @@ def forwarded_since(upstream, mark: int):
 
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(method=methods, target=targets())
-def test_upstream_only_sees_allow_listed_canonical_requests(stack, method, target):
+@given(request=requests())
+def test_upstream_only_sees_allow_listed_canonical_requests(stack, request):
     upstream, proxy = stack
+    method, target = request
     body = b'{"model": "codellama:7b"}'
 
     # With a key: anything forwarded is allowed, canonical, and the target's own canonical form.
@@ -75,6 +105,7 @@ def test_upstream_only_sees_allow_listed_canonical_requests(stack, method, targe
             assert path == canonical_target(target.partition(b"?")[0]).raw
     if new and not health:
         assert r is not None and r.status == 200
+    event("health" if health else "forwarded" if new else f"refused {r.status if r else 'no answer'}")
 
     # Without a key: 401 from the app (or a refusal by the HTTP server itself), nothing forwarded.
     mark = len(upstream.requests())
