@@ -36,6 +36,11 @@ def _type_name(ann: Any) -> str:
 
 
 def _default(field: Any) -> str:
+    from .config.models import FILE_DEFAULT
+
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    if FILE_DEFAULT in extra:
+        return str(extra[FILE_DEFAULT])
     if field.is_required():
         return "required"
     d = field.default

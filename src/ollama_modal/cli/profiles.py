@@ -156,7 +156,8 @@ def schema_cmd() -> None:
     from .output import print_json
 
     schema = Profile.model_json_schema()
-    # Files may set `extends` and may leave out `name` (the file name is used).
+    # Files may set `extends`, and may leave out what the loader fills in (FILE_DEFAULT), and
+    # every other key (a file only says what differs from what it extends).
     schema["properties"]["extends"] = {
         "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
         "description": "Profiles or parts this file builds on, in order.",

@@ -19,6 +19,9 @@ from .names import environment_name, modal_object_name
 
 # Defaults, named so docs and code agree.
 DEFAULT_APP_NAME = "omc-ollama"
+# JSON-schema key of a field that a profile file may leave out although the validated profile
+# needs it: the loader fills it in (its value says how; the docs show it as the default).
+FILE_DEFAULT = "x-omc-file-default"
 DEFAULT_MODEL = "codellama:7b"
 DEFAULT_OLLAMA_VERSION = "0.33.3"
 DEFAULT_SECRET = "omc-ollama-api-keys"
@@ -393,7 +396,10 @@ class ServerConfig(OmcModel):
     ] = DEFAULT_SECRET
     label: Annotated[
         str | None,
-        Field(description="Web endpoint label: the URL is https://<workspace>--<label>.modal.run. Default: the app name."),
+        Field(
+            description="Web endpoint label: the URL is https://<workspace>[-<environment suffix>]--<label>.modal.run "
+            "(the suffix only outside the workspace's default environment). Default: the app name."
+        ),
     ] = None
     warmup: Annotated[bool, Field(description="Run one short generation at container start so the first request is fast.")] = True
     snapshot: Annotated[
@@ -499,7 +505,13 @@ class PriceOverrides(OmcModel):
 class Profile(OmcModel):
     """A resolved profile: everything needed to render and deploy one Modal app."""
 
-    name: Annotated[str, Field(description="Profile name, e.g. `a10g-balanced`.")]
+    name: Annotated[
+        str,
+        Field(
+            description="Profile name, e.g. `a10g-balanced`. Files usually leave it out: the loader sets the file's name.",
+            json_schema_extra={FILE_DEFAULT: "the file name"},
+        ),
+    ]
     description: Annotated[str, Field(description="One line for `omc profiles list` (printable text, at most 500 characters).")] = ""
     app: Annotated[AppConfig, Field(description="The Modal app.")] = AppConfig()
     gpu: Annotated[GpuConfig, Field(description="GPU tier.")] = GpuConfig()
