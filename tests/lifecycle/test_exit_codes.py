@@ -64,3 +64,11 @@ def test_no_terminal_is_the_same_outcome(omc, modal_server) -> None:
     r = omc("stop")
     assert r.exit_code == 2 and "nothing changed" in r.stderr and "--yes" in r.stderr
     assert modal_server.calls("AppStop") == []
+
+
+@pytest.mark.parametrize("flag, value", [("--p95-latency-s", "0"), ("--p95-latency-s", "-1"), ("--budget-usd", "-5")])
+def test_recommend_goal_out_of_range_is_a_usage_error(omc, flag, value) -> None:
+    args = {"--p95-latency-s": "10", flag: value}
+    r = omc("recommend", "--profile", "a10g-balanced", "--rpm", "2", *[x for kv in args.items() for x in kv])
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    assert flag in r.stderr and "internal error" not in r.stderr
