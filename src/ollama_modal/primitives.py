@@ -138,7 +138,7 @@ class FunctionPrimitive(ServingPrimitive):
         ]
 
     def url_note(self, profile: Any) -> str:
-        return f"https://<workspace>--{profile.label}.modal.run"
+        return f"https://<workspace>[-<environment suffix>]--{profile.label}.modal.run"
 
 
 class ServerPrimitive(ServingPrimitive):
