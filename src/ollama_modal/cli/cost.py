@@ -58,6 +58,14 @@ def cost_cmd(
     cold_start_seconds: ColdOpt = None,
     live_prices: LiveOpt = False,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG of cost and cold-start share against scaledown_window.")] = None,
+    client_retry: Annotated[
+        bool,
+        typer.Option(
+            "--client-retry/--no-client-retry",
+            help="Profiles served as a Modal Server answer 503 while no container is up: assume clients retry "
+            "(served late) or not (failed).",
+        ),
+    ] = True,
     json_: o.JsonOpt = False,
     env: EnvOpt = None,
 ) -> None:
@@ -87,7 +95,7 @@ def cost_cmd(
         with working(f"simulating {name} on {text}"):
             reports.append(
                 cost_for(r.profile, traffic, traffic_text=text, service_seconds=service_seconds, output_tokens=output_tokens,
-                         cold_start_seconds=cold_start_seconds, live_rates=live)
+                         cold_start_seconds=cold_start_seconds, live_rates=live, client_retry=client_retry)
             )
     if plot is not None:
         from ..services.costplan import plot as plot_sweep
@@ -114,6 +122,19 @@ def cost_cmd(
         ])
     table(["profile", "$/month", "GPU $", "billed/month", "cold starts", "p50", "p95", "p99", "idle share", "cold start"], rows)
     info(f"traffic: {text}; {reports[0].rates.source}; latency includes cold-start waits and queueing")
+    for rep in reports:
+        u = rep.unavailable
+        if u is None or not u.requests:
+            continue
+        share = f"{u.requests} requests ({100 * u.fraction:.2f}%)"
+        if u.client_retry:
+            waits = u.retry_wait_s
+            info(f"{rep.profile} serves as a Modal Server: {share} arrive while no container is up and get 503; "
+                 f"retried every {u.retry_interval_s:g} s they are served after p50 {waits['p50']:.0f} s, "
+                 f"max {waits['max']:.0f} s (latency above is the web function's hold, which a retrying client matches)")
+        else:
+            warn(f"{rep.profile} serves as a Modal Server: {share} arrive while no container is up and fail with 503 "
+                 "(clients that do not retry); keep min_containers >= 1 or use server.primitive = \"function\"")
 
 
 def recommend_cmd(

@@ -94,10 +94,14 @@ class CostReport:
     rates: Rates
     service_seconds: float | None
     mean_service_s: float
+    primitive: str = "function"
+    unavailable: Any = None  # cost.unavailable.Unavailable on a Modal Server, else None
 
     def to_json(self) -> dict[str, Any]:
         d = self.result.to_dict()
         d.update(
+            primitive=self.primitive,
+            server=self.unavailable.to_json() if self.unavailable is not None else None,
             profile=self.profile,
             traffic=self.traffic,
             # total_s is what the simulation used (an override if given); the estimate stays apart
@@ -153,13 +157,25 @@ def prepare(
     return SimInputs(service, policy, Machine(rates, gpu_count=profile.gpu.count), cold_s, cold, rates)
 
 
-def cost_for(profile: Any, traffic: Any, *, traffic_text: str, **kw: Any) -> CostReport:
-    from ..cost.simulator import simulate
+def cost_for(profile: Any, traffic: Any, *, traffic_text: str, client_retry: bool = True, **kw: Any) -> CostReport:
+    """The simulated month; on a Modal Server (``primitives.choose``) also the 503s its clients
+    meet while no container is up, retried or failed per ``client_retry``."""
+    from .. import primitives
+    from ..cost.simulator import min_changes, simulate
 
     i = prepare(profile, traffic, **kw)
     result = simulate(traffic, i.service, i.policy, i.machine, i.cold_start_s)
     mean = float(i.service.mean()) if i.service.size else 0.0
-    return CostReport(profile.name, traffic_text, result, i.cold_start, i.rates, kw.get("service_seconds"), mean)
+    kind = primitives.choose(profile).kind
+    unavailable = None
+    if not primitives.PRIMITIVES[kind].holds_requests_when_cold:
+        from ..cost.unavailable import server_unavailable
+
+        unavailable = server_unavailable(
+            traffic.times, i.service, scaledown_window=i.policy.scaledown_window, cold_start_s=i.cold_start_s,
+            min_changes=min_changes(i.policy, traffic), client_retry=client_retry,
+        )
+    return CostReport(profile.name, traffic_text, result, i.cold_start, i.rates, kw.get("service_seconds"), mean, kind, unavailable)
 
 
 def plot(profile: Any, traffic: Any, path: Path, *, title: str, **kw: Any) -> None:

@@ -1,0 +1,52 @@
+"""A Modal Server's 503s while no container is up: hand-worked cases, and `omc cost` reporting them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ollama_modal.cost.unavailable import server_unavailable
+
+
+def run(arrivals, *, min_changes=((0.0, 0),), retry=True, service=5.0):
+    t = np.asarray(arrivals, dtype=float)
+    return server_unavailable(t, np.full(t.size, service), scaledown_window=60.0, cold_start_s=30.0,
+                              min_changes=list(min_changes), client_retry=retry)
+
+
+def test_requests_before_the_first_container_is_ready_get_503_and_wait_when_retried():
+    u = run([0, 10, 40, 500])
+    # 0 starts a container (ready at 30): 0 and 10 get 503 and are served at 30; 40 finds it up;
+    # it goes down 60 s after the last request finishes (95); 500 starts another one.
+    assert u.requests == 3 and u.fraction == 0.75 and u.failed_requests == 0
+    assert u.retry_wait_s == {"p50": 30.0, "p95": 30.0, "max": 30.0}
+
+
+def test_without_retries_they_fail_and_a_failed_request_still_starts_a_container():
+    u = run([0, 10, 40, 500], retry=False)
+    assert u.requests == 3 and u.failed_requests == 3 and u.retry_wait_s == {}
+    # The container started by the failed request at 0 idles until 90, so 40 is served.
+
+
+def test_always_up_means_no_503():
+    assert run([0, 10, 5000], min_changes=[(0.0, 1)]).requests == 0
+
+
+def test_a_warm_window_covers_only_its_hours():
+    u = run([50, 150, 250], min_changes=[(0.0, 0), (100.0, 1), (200.0, 0)])
+    # 50: before the window, cold; 150: in it; 250: the window's container went 60 s after 155.
+    assert u.requests == 2
+
+
+def test_omc_cost_reports_503s_for_a_scale_to_zero_server(omc, profiles_dir: Path) -> None:
+    (profiles_dir / "srv.toml").write_text('extends = "a10g-balanced"\n[server]\nprimitive = "server"\n')
+    r = omc("cost", "--profile", "srv", "--rpm", "0.2", "--days", "1", "--json")
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["primitive"] == "server" and d["server"]["unavailable_requests"] > 0 and d["server"]["failed_requests"] == 0
+    r = omc("cost", "--profile", "srv", "--rpm", "0.2", "--days", "1", "--no-client-retry")
+    assert r.exit_code == 0 and "fail with 503" in r.stderr
+    d = json.loads(omc("cost", "--profile", "a10g-balanced", "--rpm", "0.2", "--days", "1", "--json").stdout)
+    assert d["primitive"] == "function" and d["server"] is None  # a web function holds requests instead
