@@ -124,3 +124,14 @@ def test_a_missing_server_says_deploy_first(backend, modal_server) -> None:
 def test_the_function_handle_reports_no_request_stats(backend, modal_server, app_file, api_secret) -> None:
     backend.deploy_file(app_file(), APP)
     assert backend.served(APP, "function").request_stats() is None
+
+
+def test_the_warm_schedule_function_updates_a_server(backend, modal_server, server_app) -> None:
+    """What the rendered `apply_warm_schedule` does every 5 minutes, for an app served as a Server."""
+    from ollama_modal.warm_schedule import apply_schedule
+
+    always = [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:00", "end": "24:00",
+               "timezone": "UTC", "min_containers": 3}]
+    assert apply_schedule(APP, "Ollama", always, 1, primitive="server") == 3
+    (req,) = modal_server.calls("FunctionUpdateSchedulingParams")
+    assert req.function_id == _fn(modal_server).function_id and req.settings.min_containers == 3

@@ -136,3 +136,12 @@ def test_history_logs_and_stop_work_on_a_server(omc, modal_server) -> None:
     assert r.exit_code == 0 and json.loads(r.stdout)[0]["tags"]["omc-primitive"] == "server"
     assert omc("logs").exit_code == 0
     assert omc("stop", "--yes").exit_code == 0
+
+
+def test_switch_warm_to_zero_on_a_server_warns_of_503(omc, modal_server) -> None:
+    assert deploy(omc).exit_code == 0
+    r = omc("switch-warm", "--min-containers", "0", "--yes")
+    assert r.exit_code == 0, r.stderr
+    assert "get 503" in r.stderr and 'server.primitive = "function"' in r.stderr
+    st = json.loads(omc("status", "--json", "--no-health").stdout)
+    assert any("503" in p for p in st["problems"])
