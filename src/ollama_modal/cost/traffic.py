@@ -7,11 +7,8 @@ output tokens. Generation is vectorised: a month at 60 requests a minute is ~2.6
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -133,61 +130,6 @@ def shaped(
 
 # --- traces --------------------------------------------------------------------------------
 
-_FIX = "each row needs `timestamp` (ISO-8601 such as 2026-11-02T09:15:00Z, or UNIX seconds) and optionally `output_tokens`"
-
-
-def _parse_time(value: object, where: str) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    text = str(value).strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{where}: timestamp {text!r} is neither ISO-8601 nor UNIX seconds; {_FIX}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)  # a trace without offsets is read as UTC
-    return dt.timestamp()
-
-
-def _parse_tokens(value: object, where: str) -> float:
-    if value is None or (isinstance(value, str) and value.strip() == ""):
-        return np.nan
-    try:
-        tokens = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise UsageError(f"{where}: output_tokens {value!r} is not a number; give a whole number of tokens or leave it empty") from None
-    if tokens < 0 or not np.isfinite(tokens):
-        raise UsageError(f"{where}: output_tokens {value!r} must be zero or more")
-    return tokens
-
-
-def _rows_csv(path: Path) -> list[tuple[int, dict[str, object]]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or "timestamp" not in [f.strip() for f in reader.fieldnames]:
-            raise UsageError(f"{path}:1: the CSV header has no `timestamp` column (found {reader.fieldnames}); {_FIX}")
-        return [(reader.line_num, {k.strip(): v for k, v in row.items() if k}) for row in reader]
-
-
-def _rows_jsonl(path: Path) -> list[tuple[int, dict[str, object]]]:
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UsageError(f"{path}:{n}: not valid JSON ({e.msg}); write one JSON object per line") from None
-            if not isinstance(obj, dict):
-                raise UsageError(f"{path}:{n}: expected a JSON object, got {type(obj).__name__}; {_FIX}")
-            rows.append((n, obj))
-    return rows
-
 
 def load_trace(path: str | Path, *, span: float | None = None) -> Traffic:
     """Read a recorded trace (CSV with a header, or JSONL) into sorted :class:`Traffic`.
@@ -197,30 +139,17 @@ def load_trace(path: str | Path, *, span: float | None = None) -> Traffic:
     (seconds) is given.
     Raises UsageError naming the file, the line and the fix.
     """
+    from .tracefile import read_trace
+
     p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"{p}: no such trace file; give a CSV or JSONL file of requests")
-    rows = _rows_jsonl(p) if p.suffix.lower() in (".jsonl", ".ndjson") else _rows_csv(p)
-    if not rows:
-        raise UsageError(f"{p}: the trace has no requests; {_FIX}")
-    times = np.empty(len(rows))
-    tokens = np.empty(len(rows))
-    for i, (line, row) in enumerate(rows):
-        where = f"{p}:{line}"
-        if row.get("timestamp") in (None, ""):
-            raise UsageError(f"{where}: missing timestamp; {_FIX}")
-        times[i] = _parse_time(row["timestamp"], where)
-        tokens[i] = _parse_tokens(row.get("output_tokens"), where)
+    times, tokens, _ = read_trace(p)
     order = np.argsort(times, kind="stable")
-    times, tokens = times[order], tokens[order]
+    times = times[order]
+    tokens = tokens[order] if tokens is not None else None
     start = float(times[0])
     offsets = times - start
     total = float(offsets[-1]) if span is None else float(span)
     if span is not None and span < offsets[-1]:
         raise UsageError(f"{p}: span {span:g} s is shorter than the trace ({offsets[-1]:g} s); drop --span or make it longer")
     total = max(total, 1.0)
-    has_tokens = not np.isnan(tokens).all()
-    if has_tokens and np.isnan(tokens).any():
-        missing = int(np.flatnonzero(np.isnan(tokens))[0])
-        raise UsageError(f"{p}:{rows[order[missing]][0]}: output_tokens is empty here but set on other rows; fill it in on every row or on none")
-    return Traffic(offsets, total, start, tokens if has_tokens else None, source=str(p), open_end=span is None)
+    return Traffic(offsets, total, start, tokens, source=str(p), open_end=span is None)
