@@ -267,6 +267,10 @@ def test_a_dropped_reused_connection_is_retried_once_not_an_error(fake_server):
     assert r.levels[0].counted_tokens == 18
     out = json.loads(r.model_dump_json())
     assert out["retries"] == 4 and out["levels"][0]["retries"] == 4 and out["first_request"]["retries"] == 0
+    # Opening the connections before the level met the first request's closing one on lane 0
+    # and went again on a new connection: both lanes start the level connected.
+    st = s.stats()
+    assert st["models_requests"] == 2 and len(st["dropped_ns"]) == 1 + 4
 
 
 @pytest.mark.parametrize("timed", [True, False])

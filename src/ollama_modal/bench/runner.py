@@ -78,12 +78,14 @@ async def open_connections(client: "httpx.AsyncClient", config: BenchConfig, cou
 
     async def one(k: int) -> None:
         lane.set(k)
-        for _ in range(2):  # once more if the server had closed the lane's idle connection
+        for _ in range(2):
             try:
                 await client.get(url, headers=config.headers)
                 return
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                continue  # the server had closed the lane's idle connection: once more, on a new one
             except httpx.HTTPError:
-                pass
+                return
 
     await asyncio.gather(*(one(k) for k in range(count)))
 
