@@ -153,3 +153,24 @@ def test_profiles_dir_variable_too_long(omc, monkeypatch) -> None:
     monkeypatch.setenv("OMC_PROFILES_DIR", "d" * 5000)
     for args in (("profiles", "list"), ("render", "--profile", "a10g-balanced")):
         _clean_exit_2(omc(*args), "OMC_PROFILES_DIR")
+
+
+def test_markup_in_users_values_is_printed_as_text(omc, profiles_dir: Path, tmp_path: Path) -> None:
+    (profiles_dir / "mk.toml").write_text('extends = "a10g-balanced"\n[model]\nname = "[/x]"\n')
+    r = omc("profiles", "list")
+    assert r.exit_code == 0 and "[/x]" in r.stdout, r.stderr
+    out = tmp_path / "[red]d[/x]"
+    out.mkdir(parents=True)
+    r = omc("render", "--profile", "a10g-balanced", "-o", str(out / "[bold]app.py"))
+    assert r.exit_code == 0 and "[bold]app.py" in r.stderr, r.stderr
+
+
+def test_internal_error_message_with_brackets(omc, monkeypatch) -> None:
+    import ollama_modal.render as render_module
+
+    def boom(profile):
+        raise RuntimeError("bad value [/x] here")
+
+    monkeypatch.setattr(render_module, "render", boom)
+    r = omc("render", "--profile", "a10g-balanced")
+    assert r.exit_code == 1 and "internal error: RuntimeError: bad value [/x] here" in r.stderr

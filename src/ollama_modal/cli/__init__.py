@@ -47,7 +47,10 @@ class OmcGroup(TyperGroup):
                 raise
             from .output import err
 
-            err.print(f"[red]internal error:[/red] {type(e).__name__}: {e}", markup=True)
+            from rich.text import Text
+
+            # Text, not markup: the exception's message may hold a user's value such as "[/x]".
+            err.print(Text.assemble(("internal error:", "red"), f" {type(e).__name__}: {e}"))
             err.print("run again with --debug (or OMC_DEBUG=1) for the traceback, and report it", markup=False)
             raise typer.Exit(EXIT_INTERNAL) from None
 

@@ -67,6 +67,8 @@ def progress_printer() -> Any:
     from .output import err
 
     def show(message: str) -> None:
-        err.print(f"[dim]·[/dim] {message}", highlight=False)
+        from rich.text import Text
+
+        err.print(Text.assemble(("·", "dim"), f" {message}"), highlight=False)
 
     return show

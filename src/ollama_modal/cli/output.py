@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 # Piped tables are not cut to 80 columns: scripts and CI logs read them whole.
@@ -65,21 +66,23 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | No
     for c in columns:
         t.add_column(c, overflow="fold")
     for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
+        # Text, not markup: cells hold users' values (paths, names, error messages), and a
+        # "[/x]" in one would be read as a closing tag.
+        t.add_row(*(Text("" if v is None else str(v)) for v in r))
     out.print(t)
 
 
 def info(message: str) -> None:
-    err.print(message)
+    err.print(message, markup=False)
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/yellow] {message}")
+    err.print(Text.assemble(("warning:", "yellow"), " ", message))
 
 
 def working(message: str) -> AbstractContextManager[Any]:
     """A spinner on stderr while something slow runs; nothing when stderr is not a terminal (CI logs)."""
-    return err.status(message) if err.is_terminal else nullcontext()
+    return err.status(Text(message)) if err.is_terminal else nullcontext()
 
 
 def usd(x: float) -> str:
