@@ -113,3 +113,13 @@ def test_a_caller_leaving_mid_stream_stops_the_generation(llama: Llama, proxy: S
     wait_for(lambda: llama.busy_slots() == 0, "llama.cpp to stop generating", 120)
     # Idle long before its 1500 tokens: the proxy closed the upstream request when we left.
     assert _decodes(llama) - before < 750
+
+
+async def test_bench_through_the_proxy_has_no_errors(llama: Llama, proxy: ServedProxy):
+    # The whole path a user benchmarks: omc bench -> the container's proxy -> llama.cpp.
+    from ollama_modal.bench import BenchConfig, run_bench
+
+    r = await run_bench(BenchConfig(url=proxy.url, api_key=KEY, model=llama.model, requests=20,
+                                    concurrency=[2], max_tokens=4))
+    assert r.first_request.ok and r.errors == 0 and r.errors_by_kind == {}, r.levels[0].error_examples
+    assert r.levels[0].ok == 20 and r.levels[0].counted_tokens >= 20
