@@ -216,13 +216,13 @@ class DataPlane:
                 await plane._forward(ep, scope, body, answered)
             finally:
                 if ep.is_server and status[0]:
-                    plane.record_server_request(ep, began, status[0], time.time() - began)
+                    plane.record_server_request(ep, began, status[0], time.time() - began, scope["path"])
 
         return app
 
-    def record_server_request(self, ep: Endpoint, began: float, status: int, seconds: float) -> None:
+    def record_server_request(self, ep: Endpoint, began: float, status: int, seconds: float, route: str) -> None:
         with self.state.lock:
-            self.state.server_requests.setdefault(ep.server_name or "Ollama", []).append((began, status, seconds))
+            self.state.server_requests.setdefault(ep.server_name or "Ollama", []).append((began, status, seconds, route))
 
     async def _forward(self, ep: Endpoint, scope: dict, body: bytes, send) -> None:  # noqa: ANN001
         import anyio

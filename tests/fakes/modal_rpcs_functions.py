@@ -18,16 +18,16 @@ GPU_TYPES = frozenset(
 )
 
 
-def _stats_from_requests(resp: Any, seen: list[tuple[float, int, float]], seconds: float) -> None:
+def _stats_from_requests(resp: Any, seen: list[tuple], seconds: float) -> None:
     """Request statistics computed from what the data plane's ingress saw (nearest-rank percentiles)."""
     resp.request_count = len(seen)
     resp.request_rate_per_second = len(seen) / seconds if seconds > 0 else 0.0
     counts: dict[int, int] = {}
-    for _t, status, _d in seen:
-        counts[status] = counts.get(status, 0) + 1
+    for r in seen:
+        counts[r[1]] = counts.get(r[1], 0) + 1
     for code, n in sorted(counts.items()):
         resp.request_count_by_status_code.add(status_code=code, count=n)
-    durations = sorted(d for _t, _s, d in seen)
+    durations = sorted(r[2] for r in seen)
     if durations:
         dist = resp.request_percentile_stats["request_latency"]
         dist.unit = "s"
@@ -211,6 +211,28 @@ class FunctionRpcs(RpcBase):
             self.state.stats_requests.append((req.since.ToDatetime(), req.until.ToDatetime()))
         resp.since.CopyFrom(req.since)
         resp.until.CopyFrom(req.until)
+        await stream.send_message(resp)
+
+    async def ServerRequestFetch(self, stream: Any) -> None:
+        """Modal's request history of a Server: what the data plane's ingress saw (or a test put in
+        ``state.server_requests``), by range (oldest first, up to ``limit``) or tail (newest first)."""
+        req = await stream.recv_message()
+        with self.state.lock:
+            fn = self._function(req.function_id)
+            seen = sorted(self.state.server_requests.get(fn.tag, []))
+        if req.WhichOneof("query_oneof") == "tail":
+            if not 1 <= req.tail.count <= 1000:
+                raise GRPCError(Status.INVALID_ARGUMENT, "tail count must be between 1 and 1000")
+            chosen = list(reversed(seen))[: req.tail.count]
+        else:
+            if not 1 <= req.range.limit <= 20000:
+                raise GRPCError(Status.INVALID_ARGUMENT, "limit must be between 1 and 20000")
+            since, until = req.range.since.ToMicroseconds() / 1e6, req.range.until.ToMicroseconds() / 1e6
+            chosen = [r for r in seen if since <= r[0] < until][: req.range.limit]
+        resp = api_pb2.ServerRequestFetchResponse()
+        for r in chosen:
+            info = resp.requests.add(route=r[3] if len(r) > 3 else "/", status=r[1], duration_seconds=r[2], container_id="ta-fake")
+            info.timestamp.FromMicroseconds(int(r[0] * 1e6))
         await stream.send_message(resp)
 
     async def FunctionGetSchedulingParams(self, stream: Any) -> None:

@@ -156,8 +156,9 @@ class ControlPlaneState:
         # them for any range); the ranges asked for are recorded.
         self.server_stats: dict[str, api_pb2.ServerGetTimeRangeStatsResponse] = {}
         self.stats_requests: list[tuple[Any, Any]] = []
-        # Without test-set stats, what the data plane's ingress saw: server name -> [(time, status, seconds)].
-        self.server_requests: dict[str, list[tuple[float, int, float]]] = {}
+        # What the data plane's ingress saw (or a test put): server name -> [(time, status, seconds, route)];
+        # ServerRequestFetch returns them, ServerGetTimeRangeStats counts them unless server_stats is set.
+        self.server_requests: dict[str, list[tuple]] = {}
         # When set, a Modal Server's URL (the data plane serves it on loopback): (label, region, env) -> URL.
         self.server_url_hook: Callable[[str, str, str], str] | None = None
         # Workspace proxy tokens: id (wk-...) -> {"name", "secret" (ws-...), "created_at"}.

@@ -108,6 +108,19 @@ class RequestStats:
 
 
 @dataclass(frozen=True)
+class RequestRecord:
+    """One request a Modal Server answered (Modal's request history: no body, client or key)."""
+
+    timestamp: str  # ISO 8601, UTC
+    route: str
+    status: int
+    duration_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class ProxyToken:
     """A workspace proxy token (Modal's proxy auth), without its secret."""
 
@@ -119,4 +132,4 @@ class ProxyToken:
         return asdict(self)
 
 
-__all__ = ["AppInfo", "AutoscalerSettings", "CurrentStats", "DeployOutcome", "Deployment", "ProxyToken", "RequestStats"]
+__all__ = ["AppInfo", "AutoscalerSettings", "CurrentStats", "DeployOutcome", "Deployment", "ProxyToken", "RequestRecord", "RequestStats"]

@@ -351,7 +351,7 @@ class ModalBackend:
         from .modal_served import HANDLES
 
         kind = getattr(primitive, "kind", primitive)
-        return HANDLES[kind](app_name, getattr(primitive, "object_name", "Ollama"), self.environment, self._remote)
+        return HANDLES[kind](app_name, getattr(primitive, "object_name", "Ollama"), self.environment, self._remote, self._rpc)
 
     # -- secrets, volumes, billing -----------------------------------------------------------
     def secret_exists(self, name: str) -> bool:

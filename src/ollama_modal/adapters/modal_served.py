@@ -9,13 +9,16 @@ Like ``modal_backend``, this module imports ``modal`` only inside methods.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, ContextManager
 
 from ..errors import RemoteError, UsageError
-from . import AutoscalerSettings, CurrentStats, RequestStats
+from . import AutoscalerSettings, CurrentStats, RequestRecord, RequestStats
 
 Remote = Callable[[str], ContextManager[None]]  # ModalBackend._remote
+Rpc = Callable[[str, Any], Any]  # ModalBackend._rpc
+#: ServerRequestFetch's largest range query.
+REQUEST_FETCH_LIMIT = 20000
 
 #: Percentiles status reports from a Server's request latency distribution.
 PERCENTILES = (50, 90, 99)
@@ -27,11 +30,12 @@ class ServedHandle:
     #: Settings the live update accepts (beyond these: a UsageError naming them).
     live_keys: tuple[str, ...] = ("min_containers", "max_containers", "buffer_containers", "scaledown_window")
 
-    def __init__(self, app_name: str, object_name: str, environment: str | None, remote: Remote) -> None:
+    def __init__(self, app_name: str, object_name: str, environment: str | None, remote: Remote, rpc: Rpc | None = None) -> None:
         self.app_name = app_name
         self.object_name = object_name
         self.environment = environment
         self._remote = remote
+        self._rpc = rpc
 
     # The five operations; each subclass implements them for its primitive.
     def url(self) -> str | None:
@@ -51,6 +55,13 @@ class ServedHandle:
     def request_stats(self, since: datetime | None = None, until: datetime | None = None) -> RequestStats | None:
         """Requests by status code, latency percentiles, container starts (None: not reported)."""
         return None
+
+    def requests(self, since: datetime, until: datetime, limit: int = REQUEST_FETCH_LIMIT) -> list[RequestRecord]:
+        """The requests answered in [since, until), oldest first (Modal keeps them for Servers only)."""
+        raise UsageError(
+            f"app {self.app_name!r} serves as a web function: Modal keeps a request history only for Modal Servers",
+            hint="deploy a profile served as a Modal Server (server.primitive = \"server\", or min_containers >= 1 with \"auto\")",
+        )
 
     def gpus(self) -> list[str]:
         """The ranked GPUs Modal runs it on, as specs (``["H100", "A100-80GB"]``, ``["H100:2"]``);
@@ -189,6 +200,28 @@ class ServerHandle(ServedHandle):
             container_errors=s.container_error_count,
             containers_total=s.container_total_count,
         )
+
+
+    def requests(self, since: datetime, until: datetime, limit: int = REQUEST_FETCH_LIMIT) -> list[RequestRecord]:
+        from modal_proto import api_pb2
+
+        assert self._rpc is not None
+        with self._remote(f"reading the request history of {self.app_name}"):
+            req = api_pb2.ServerRequestFetchRequest(function_id=self._server().object_id)
+            req.range.since.FromDatetime(since)
+            req.range.until.FromDatetime(until)
+            req.range.limit = limit
+            resp = self._rpc("ServerRequestFetch", req)
+        rows = [
+            RequestRecord(
+                timestamp=r.timestamp.ToDatetime(tzinfo=timezone.utc).isoformat(timespec="milliseconds"),
+                route=r.route,
+                status=int(r.status),
+                duration_s=round(float(r.duration_seconds), 6),
+            )
+            for r in resp.requests
+        ]
+        return sorted(rows, key=lambda r: r.timestamp)
 
 
 HANDLES: dict[str, type[ServedHandle]] = {FunctionHandle.kind: FunctionHandle, ServerHandle.kind: ServerHandle}

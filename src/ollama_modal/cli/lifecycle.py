@@ -6,7 +6,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from . import bench, cost, deploy, keys, ops, status, switch
+    from . import bench, cost, deploy, keys, ops, status, switch, traffic
 
     app.command("deploy")(deploy.deploy_cmd)
     app.command("switch-gpu")(switch.switch_gpu_cmd)
@@ -20,3 +20,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(bench.app, name="bench")
     app.command("cost")(cost.cost_cmd)
     app.command("recommend")(cost.recommend_cmd)
+    app.command("traffic")(traffic.traffic_cmd)
