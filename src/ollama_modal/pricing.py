@@ -69,6 +69,19 @@ def always_on_monthly(profile: Profile, rates: Rates | None = None) -> float:
     return container_cost_per_second(profile, rates) * catalog.SECONDS_PER_MONTH
 
 
-def idle_floor_monthly(profile: Profile, rates: Rates | None = None) -> float:
-    """What min_containers alone costs per month, with no traffic at all."""
-    return always_on_monthly(profile, rates) * profile.warm.min_containers
+def idle_containers(profile: Profile, live_min: int | None = None, start: float | None = None) -> float:
+    """Containers kept up with no traffic, averaged over a 30-day month from ``start`` (default: now):
+    ``min_containers`` (or ``live_min``, a live override in force), raised by the warm schedule's windows."""
+    base = int((profile.warm.min_containers if live_min is None else live_min) or 0)
+    if not profile.warm.schedule:
+        return float(base)
+    import time
+
+    from .cost.schedule import from_profile, mean_min_containers
+
+    return mean_min_containers(from_profile(profile.warm.schedule), base, time.time() if start is None else start)
+
+
+def idle_floor_monthly(profile: Profile, rates: Rates | None = None, *, live_min: int | None = None) -> float:
+    """What the warm policy costs per month with no traffic at all (min_containers and warm windows)."""
+    return always_on_monthly(profile, rates) * idle_containers(profile, live_min)

@@ -153,6 +153,9 @@ def test_plan_idle_cost_of_a_warm_schedule(omc, profiles_dir: Path) -> None:
     assert 0.25 < plan["idle_min_containers"] < 0.29
     r = omc("deploy", "--profile", "office", "--dry-run")
     assert "1 warm window" in r.stdout and "$0.00/month" not in r.stdout
+    # `profiles list` prices the same idle floor.
+    (row,) = [p for p in json.loads(omc("profiles", "list", "--json").stdout) if p["name"] == "office"]
+    assert abs(row["idle_floor_usd_per_month"] - plan["idle_cost_usd_per_month"]) < 0.05
 
 
 def test_no_credentials(omc, monkeypatch) -> None:

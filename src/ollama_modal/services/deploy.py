@@ -15,7 +15,7 @@ from typing import Any, Callable
 from .. import primitives as P
 from .. import tags as T
 from ..config.loader import Origin, ResolvedProfile, with_gpu
-from ..pricing import always_on_monthly
+from ..pricing import always_on_monthly, idle_containers
 from ..render import PULL_FUNCTION, Rendered, render, render_pull_app
 
 Progress = Callable[[str], None]
@@ -86,14 +86,8 @@ class DeployPlan:
     def idle_min_containers(self) -> float:
         """Containers kept up with no traffic, averaged over a month: the profile's min_containers or
         the live override in force (which the deploy re-applies), raised by the warm schedule's windows."""
-        base = self.live_overrides.get("min_containers", self.profile.warm.min_containers) or 0
-        if not self.profile.warm.schedule:
-            return float(base)
-        import time
-
-        from ..cost.schedule import from_profile, mean_min_containers
-
-        return mean_min_containers(from_profile(self.profile.warm.schedule), int(base), time.time())
+        live = (self.live_overrides["min_containers"] or 0) if "min_containers" in self.live_overrides else None
+        return idle_containers(self.profile, live)
 
     @property
     def idle_cost_per_month(self) -> float:
