@@ -42,3 +42,18 @@ def test_since_is_checked_before_modal(omc, modal_server) -> None:
         r = omc("traffic", "--since", bad)
         assert r.exit_code == 2 and "--since" in r.stderr, bad
     assert modal_server.methods() == []
+
+
+def test_cost_and_recommend_from_the_app(omc, modal_server) -> None:
+    assert omc("deploy", "--profile", "a10g-always-on", "--yes").exit_code == 0
+    now = time.time()
+    modal_server.state.server_requests["Ollama"] = [(now - 7200 + 30 * i, 200, 2.0, "/v1/chat/completions") for i in range(120)]
+    r = omc("cost", "--profile", "a10g-always-on", "--from-app", "--since", "1d", "--json")
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["requests"] == 120 and "120 requests omc-ollama answered in the last 1d" in d["traffic"]
+    r = omc("recommend", "--p95-latency-s", "60", "--from-app", "--since", "1d", "--json")
+    assert r.exit_code in (0, 4), r.stderr
+    assert "120 requests" in json.loads(r.stdout)["traffic"]
+    r = omc("cost", "--from-app", "--rpm", "2")
+    assert r.exit_code == 2 and "--from-app replaces" in r.stderr

@@ -29,11 +29,45 @@ ColdOpt = Annotated[Optional[float], o.number("--cold-start-seconds", help="Over
 LiveOpt = Annotated[bool, typer.Option("--live-prices", help="Use the workspace's current rates (needs Modal credentials).")]
 
 
-def _traffic(rpm, pattern, trace, days):
+FromAppOpt = Annotated[
+    bool, typer.Option("--from-app", help="Use the deployed app's real requests (a Modal Server's history, see `omc traffic`) as the trace.")
+]
+SinceOpt = Annotated[str, typer.Option("--since", help="With --from-app: how far back, e.g. 6h, 2d (at most 7d).")]
+AppFromOpt = Annotated[Optional[str], typer.Option("--app", help="With --from-app: the deployed app (default: the omc-managed one).")]
+
+
+def _traffic(rpm, pattern, trace, days, from_app: bool = False, app: str | None = None, since: str = "7d", env: str | None = None):
     from ..services.costplan import TrafficSpec, build_traffic
 
+    if from_app:
+        return _app_traffic(rpm, pattern, trace, app, since, env)
     spec = TrafficSpec(rpm=rpm, pattern=pattern, trace=trace, days=days)
     return build_traffic(spec), spec.describe()
+
+
+def _app_traffic(rpm, pattern, trace, app, since, env):
+    """The deployed app's requests of the last ``since``, read as a trace (`omc traffic`)."""
+    import tempfile
+
+    from ..cost.traffic import load_trace
+    from ..errors import UsageError
+    from ..services.apps import pick_app
+    from ..services.traffic_export import export, parse_since, to_csv, window
+    from .common import backend
+
+    if rpm is not None or pattern or trace is not None:
+        raise UsageError("--from-app replaces --rpm, --pattern and --trace; give one or the other")
+    start, end = window(parse_since(since))
+    be = backend(env)
+    name = pick_app(be, app)
+    rows = export(be, name, start, end)
+    if not rows:
+        raise UsageError(f"app {name!r} answered no requests in the last {since}", hint="try a longer --since, or --rpm N")
+    with tempfile.TemporaryDirectory(prefix="omc-traffic-") as tmp:
+        path = Path(tmp) / "trace.csv"
+        path.write_text(to_csv(rows), encoding="utf-8")
+        traffic = load_trace(path)
+    return traffic, f"{len(rows)} requests {name} answered in the last {since}"
 
 
 def _live(live: bool, env: str | None):
@@ -57,6 +91,9 @@ def cost_cmd(
     output_tokens: TokensOpt = None,
     cold_start_seconds: ColdOpt = None,
     live_prices: LiveOpt = False,
+    from_app: FromAppOpt = False,
+    app: AppFromOpt = None,
+    since: SinceOpt = "7d",
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG of cost and cold-start share against scaledown_window.")] = None,
     client_retry: Annotated[
         bool,
@@ -85,7 +122,7 @@ def cost_cmd(
     from ..cost.alloc import reuse_big_allocations
 
     reuse_big_allocations()
-    traffic, text = _traffic(rpm, pattern, trace, days)
+    traffic, text = _traffic(rpm, pattern, trace, days, from_app, app, since, env)
     live = _live(live_prices, env)
     reports = []
     for name in names:
@@ -152,7 +189,11 @@ def recommend_cmd(
     service_seconds: ServiceOpt = None,
     output_tokens: TokensOpt = None,
     write: Annotated[Optional[str], typer.Option("--write", help="Save the choice as a new profile NAME in ./profiles.")] = None,
+    from_app: FromAppOpt = False,
+    app: AppFromOpt = None,
+    since: SinceOpt = "7d",
     json_: o.JsonOpt = False,
+    env: EnvOpt = None,
 ) -> None:
     """The cheapest GPU x scaledown_window x min_containers (x the profile's schedule) meeting a p95 latency goal."""
     from ..config import resolve
@@ -169,7 +210,7 @@ def recommend_cmd(
     from ..cost.alloc import reuse_big_allocations
 
     reuse_big_allocations()
-    traffic, text = _traffic(rpm, pattern, trace, days)
+    traffic, text = _traffic(rpm, pattern, trace, days, from_app, app, since, env)
 
     def fits(gpu) -> bool:
         try:
