@@ -174,3 +174,10 @@ def test_internal_error_message_with_brackets(omc, monkeypatch) -> None:
     monkeypatch.setattr(render_module, "render", boom)
     r = omc("render", "--profile", "a10g-balanced")
     assert r.exit_code == 1 and "internal error: RuntimeError: bad value [/x] here" in r.stderr
+
+
+def test_markup_in_a_profile_name_does_not_break_the_plan(omc, profiles_dir: Path) -> None:
+    (profiles_dir / "mk.toml").write_text('extends = "a10g-balanced"\nname = "x[/red]"\ndescription = "[/b]"\n')
+    r = omc("deploy", "--profile", "mk", "--dry-run")
+    assert "MarkupError" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    assert "x[/red]" in r.stdout + r.stderr

@@ -12,9 +12,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup=False: what omc prints holds users' values (names, paths, Modal's messages), and rich
+# would read "[/x]" in one as a closing tag and fail. Styling goes through rich.text.Text.
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 # Piped tables are not cut to 80 columns: scripts and CI logs read them whole.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200, markup=False)
 
 
 def print_json(data: Any) -> None:

@@ -36,9 +36,14 @@ def show_plan(plan: Any, *, to_stdout: bool) -> None:
     console.print(f"serves as {what}: {choice.reason}", highlight=False)
     if plan.primitive_change:
         old, new = plan.primitive_change
+        from rich.text import Text
+
         console.print(
-            f"[bold]the endpoint URL changes[/bold]: the app moves from a {old} to a {new} deployment; "
-            f"the new URL looks like {plan.profile_url_note}, and clients must move to it",
+            Text.assemble(
+                ("the endpoint URL changes", "bold"),
+                f": the app moves from a {old} to a {new} deployment; "
+                f"the new URL looks like {plan.profile_url_note}, and clients must move to it",
+            ),
             highlight=False,
         )
     if plan.live_overrides:
