@@ -122,6 +122,11 @@ def resolve(ref: str, overrides: dict[Key, tuple[Any, Origin]] | None = None) ->
     for key, (value, origin) in layered.items():
         _set(data, key, value)
         origins[key] = origin
+    # A shorthand sets one key through another ("H100:2" in gpu.type sets gpu.count): the
+    # derived key comes from wherever the shorthand came from (a flag, not the profile file).
+    gpu_type = (data.get("gpu") or {}).get("type") if isinstance(data.get("gpu"), dict) else None
+    if isinstance(gpu_type, str) and ":" in gpu_type and ("gpu", "type") in origins:
+        origins[("gpu", "count")] = origins[("gpu", "type")]
     try:
         profile = Profile.model_validate(data)
     except ValidationError as e:

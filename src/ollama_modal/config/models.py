@@ -22,6 +22,7 @@ DEFAULT_APP_NAME = "omc-ollama"
 # JSON-schema key of a field that a profile file may leave out although the validated profile
 # needs it: the loader fills it in (its value says how; the docs show it as the default).
 FILE_DEFAULT = "x-omc-file-default"
+MAX_GPU_COUNT = 8
 DEFAULT_MODEL = "codellama:7b"
 DEFAULT_OLLAMA_VERSION = "0.33.3"
 DEFAULT_SECRET = "omc-ollama-api-keys"
@@ -120,7 +121,7 @@ class GpuConfig(OmcModel):
             json_schema_extra={"examples": ["A10G", "a100-80gb", "H100:2"]},
         ),
     ] = "A10"
-    count: Annotated[int, Field(ge=1, le=8, description="GPUs per container (the model is split across them).")] = 1
+    count: Annotated[int, Field(ge=1, le=MAX_GPU_COUNT, description="GPUs per container (the model is split across them).")] = 1
     fallback: Annotated[
         list[str],
         Field(description="GPU types to try, in order, when the first is not available (Modal's ranked GPU list)."),
@@ -132,8 +133,8 @@ class GpuConfig(OmcModel):
         # "H100:2" is shorthand for type = "H100", count = 2.
         if isinstance(data, dict) and isinstance(data.get("type"), str) and ":" in data["type"]:
             name, _, n = data["type"].partition(":")
-            if not n.isdigit():
-                raise ValueError(f"gpu.type {data['type']!r}: the count after ':' must be a whole number, e.g. 'H100:2'")
+            if not n.isdigit() or not 1 <= int(n) <= MAX_GPU_COUNT:
+                raise ValueError(f"gpu.type {data['type']!r}: the count after ':' must be a whole number from 1 to {MAX_GPU_COUNT}, e.g. 'H100:2'")
             data = {**data, "type": name, "count": int(n)}
         return data
 

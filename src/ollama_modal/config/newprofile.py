@@ -36,6 +36,17 @@ def create_profile(
     path = target_dir / f"{name}.toml"
     if path.exists() and not force:
         raise UsageError(f"{path} already exists", hint="pass --force to overwrite it, or choose another name")
+    taken = _existing(name)
+    if taken is not None and not force:
+        raise UsageError(
+            f"a profile named {name!r} already exists ({taken})",
+            hint=f"choose another name, e.g. {name}-custom (a file of the same name would replace it: pass --force for that)",
+        )
+    if not base.endswith(".toml") and base == name:
+        raise UsageError(
+            f"profile {name!r} cannot extend itself (--from {base})",
+            hint="choose another name, or extend another profile with --from",
+        )
     find_profile(base)  # a clear error for a missing base, before anything is written
     doc: dict[str, Any] = {"description": description or f"{base} with changes"}
     # A path base is written as given; a name is resolved the usual way when the file loads.
@@ -61,6 +72,19 @@ def create_profile(
     except OSError as e:
         raise UsageError(f"cannot write {path}: {e.strerror or e}", hint="check --dir and its permissions") from None
     return path
+
+
+def _existing(name: str) -> str | None:
+    """Where a profile of this name is found now ("built-in" or its file), or None."""
+    try:
+        found = find_profile(name)
+    except ConfigError:
+        return None
+    try:
+        found.resolve().relative_to(builtin_dir().resolve())
+        return "built-in"
+    except ValueError:
+        return str(found)
 
 
 def copy_builtins(directory: Path, *, force: bool) -> tuple[list[Path], list[Path]]:

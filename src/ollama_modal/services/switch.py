@@ -68,7 +68,14 @@ def plan_gpu_switch(
     if not first:
         raise UsageError("no GPU given", hint="e.g. omc switch-gpu a100 or omc switch-gpu h100,a100-80gb")
     flag = Origin("flag", "switch-gpu")
-    switched = resolve(ref, {**overrides, ("gpu", "type"): (first, flag), ("gpu", "fallback"): (fallback, flag)})
+    try:
+        switched = resolve(ref, {**overrides, ("gpu", "type"): (first, flag), ("gpu", "fallback"): (fallback, flag)})
+    except ConfigError as e:
+        # The profile itself resolved above: what fails now is the GPU the user named.
+        raise ConfigError(
+            f"switch-gpu {gpu}: not a GPU setting omc can deploy", e.problems or [e.message],
+            hint=e.hint or "e.g. omc switch-gpu a100, omc switch-gpu h100:2 or omc switch-gpu h100,a100-80gb",
+        ) from None
     return deploy.plan(resolved, backend, gpu_switch=T.gpu_text(switched.profile))
 
 
