@@ -20,14 +20,20 @@ def logs_cmd(
 
     from ..services.apps import pick_app
 
+    from .output import info
+
     be = backend(env)
     name = pick_app(be, app)
+    seen = 0
     try:
         for line in be.logs(name, follow=follow):
+            seen += 1
             sys.stdout.write(line if line.endswith("\n") else line + "\n")
             sys.stdout.flush()
     except KeyboardInterrupt:
         pass
+    if not seen and not follow:
+        info(f"no log lines from {name} yet (containers log once they start; `omc logs --follow` waits for them)")
 
 
 def history_cmd(app: AppOpt = None, json_: o.JsonOpt = False, env: EnvOpt = None) -> None:
@@ -44,9 +50,9 @@ def history_cmd(app: AppOpt = None, json_: o.JsonOpt = False, env: EnvOpt = None
         print_json(rows)
         return
     table(
-        ["version", "deployed at", "by", "tag", "profile", "gpu", "config"],
+        ["version", "", "deployed at", "by", "tag", "profile", "gpu", "config"],
         [
-            [r.get("version"), r.get("deployed_at"), r.get("deployed_by"), r.get("tag"),
+            [r.get("version"), "current" if r.get("current") else "", r.get("deployed_at"), r.get("deployed_by"), r.get("tag"),
              (r.get("tags") or {}).get("omc-profile"), T.gpu_display((r.get("tags") or {}).get("omc-gpu")), (r.get("tags") or {}).get("omc-config-hash")]
             for r in rows
         ],

@@ -79,7 +79,7 @@ def switch_warm_cmd(
     from ..pricing import always_on_monthly, rates_for
     from ..services.apps import pick_app
     from ..services.switch import apply_warm_switch, plan_warm_switch
-    from .output import err, print_json, table, warn
+    from .output import err, print_json, table, usd, warn
 
     values = {
         k: v
@@ -97,10 +97,13 @@ def switch_warm_cmd(
     name = pick_app(be, app)
     sw = plan_warm_switch(be, name, policy, values, reset=reset)
     if not json_:
-        table(["setting", "now", "new"], [[k, sw.before.get(k), sw.after.get(k)] for k in sw.after])
+        shown = lambda k, v: ("no limit" if k == "max_containers" else "-") if v is None else v  # noqa: E731
+        table(["setting", "now", "new"], [[k, shown(k, sw.before.get(k)), shown(k, sw.after.get(k))] for k in sw.after])
     before_min, after_min = sw.before.get("min_containers") or 0, sw.after.get("min_containers") or 0
     if after_min != before_min and not json_:
-        err.print(f"min_containers {before_min} -> {after_min} changes the idle floor of the bill", highlight=False)
+        cost = sw.idle_cost
+        change = f"idle cost {usd(cost['before'])}/month -> {usd(cost['after'])}/month" if cost else "the idle cost changes"
+        err.print(f"{change} (min_containers {before_min} -> {after_min}; traffic adds to it)", highlight=False)
     if sw.primitive == "server" and after_min == 0 and before_min != 0:
         warn(
             "this app serves as a Modal Server: with min_containers=0, requests that arrive while no container is up "

@@ -87,6 +87,7 @@ class WarmSwitch:
     live_overrides: dict[str, int | None]
     policy: str | None
     primitive: str = P.FUNCTION
+    idle_cost: dict[str, float] | None = None  # USD per month, "before" and "after"; None: unknown GPU
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,6 +97,7 @@ class WarmSwitch:
             "after": self.after,
             "live_overrides": self.live_overrides,
             "primitive": self.primitive,
+            "idle_cost_usd_per_month": self.idle_cost,
             **{k: v for k, v in self.after.items()},
         }
 
@@ -139,7 +141,33 @@ def plan_warm_switch(
     _validate(after, _int(T.read(tags, "omc-max-inputs")))
     # Record as overrides whatever differs from the deployed profile values.
     live = {k: v for k, v in after.items() if v != profile_values.get(k)}
-    return WarmSwitch(app, before, after, live, policy, prim.kind)
+    return WarmSwitch(app, before, after, live, policy, prim.kind, idle_cost(tags, before, after))
+
+
+def idle_cost(tags: dict[str, str], before: dict[str, int | None], after: dict[str, int | None]) -> dict[str, float] | None:
+    """The monthly idle cost before and after, as the deploy plan counts it: one container of the
+    GPU that runs (a deliberate switch included), always on, times the month's mean
+    min_containers (the recorded warm schedule included). None when the GPU is not known."""
+    import json
+
+    from ..config.models import Profile
+    from ..pricing import idle_floor_monthly
+
+    gpu = T.gpu_switch(tags) or T.read(tags, T.GPU)
+    if not gpu:
+        return None
+    types, count = T.parse_gpu(gpu)
+    try:
+        schedule = json.loads(T.read(tags, T.WARM_SCHEDULE) or "[]")
+        profile = Profile.model_validate(
+            {"name": "deployed", "gpu": {"type": types[0], "count": count, "fallback": types[1:]}, "warm": {"schedule": schedule}}
+        )
+    except (ValueError, ValidationError):
+        return None
+    return {
+        "before": round(idle_floor_monthly(profile, live_min=before.get("min_containers") or 0), 2),
+        "after": round(idle_floor_monthly(profile, live_min=after.get("min_containers") or 0), 2),
+    }
 
 
 def _validate(after: dict[str, int | None], max_inputs: int | None) -> None:
