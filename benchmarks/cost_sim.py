@@ -1,43 +1,41 @@
-"""Cost simulator speed: the vectorised path against a plain-Python per-request loop.
+"""Cost model speed and accuracy: the vectorised pool model against the per-request reference loop.
 
-Scenario: 30 days of Poisson traffic at 60 requests/min (~2.6 M requests), codellama:7b
-(3.8 GB of Q4 weights) on an A10, 128 output tokens per request, max_inputs 16, the
-balanced warm policy (scaledown_window 300 s, min_containers 0).
+Measured in the same run, on this machine:
 
-* simulator: ``simulate`` (vectorised session path), median of --runs runs.
-* baseline: the same computation as a plain-Python loop over requests with a heap
-  (``method="events"``, the general path), run on the first --baseline-days days and scaled
-  linearly to 30 days (its cost is per request); --baseline-days 30 runs it in full. Both are
-  checked to give the same answer on the baseline's span.
-* recommend: a full search (9 GPU tiers x 11 windows x min_containers 0..2) on the same month,
-  p95 goal 5 s, at max_inputs 32 and 16.
-* --heavy adds the economy policy at max_inputs 4 (bursts need several containers, so much of
-  the month runs through the per-request loop) and a recommend search on it.
-* --heavy also runs the heavy recommend case of ``omc recommend --rpm 60 --days 30
-  --p95-latency-s 10`` with the default profile (max_inputs 4, codellama:7b, 256 output
-  tokens, every GPU tier): the two-stage search (screen on stretches, survivors on the whole
-  month) against the one-stage search (``screen_requests=None``) run on the first
-  --recommend-baseline-days days and scaled linearly to 30 days (its cost is per request;
-  --recommend-baseline-days 30 runs it in full). Both searches are also run on that shorter
-  span, where the two-stage one screens too, and must choose the same setting.
-  --recommend-only runs just this case.
+* simulate: 30 days of Poisson traffic at 60 requests/min (~2.6 M requests) with the default
+  profile's settings (a10g-balanced: A10, codellama:7b, max_inputs 4, scaledown_window 300 s,
+  256 output tokens): the pool model (median of --runs, wall and CPU time) against the
+  reference event loop (``method="events"``) on the first --baseline-days days, scaled
+  linearly to 30 (its cost is per request; --baseline-days 30 runs it in full). Both are
+  checked to agree on the baseline's span.
+* commands as a user runs them (wall time and peak RSS, through /usr/bin/time):
+  ``omc cost --profile a10g-balanced --rpm 60 --days 30`` and
+  ``omc recommend --p95-latency-s 3.5 --rpm 60 --days 30``; with --long also
+  ``omc cost --rpm 2 --days 3650`` (ten years, simulated a day at a time).
+* --traces: loading 3 M-row traces (CSV with UNIX seconds, CSV with ISO times, JSONL).
+* --accuracy: the matrix of tests/cost/test_accuracy.py, pool model against the reference:
+  the largest relative differences in cost, container-seconds, cold-start share, and p95.
 
-Run: python benchmarks/cost_sim.py [--runs 3] [--baseline-days 3] [--heavy] [--recommend-only]
+Run: python benchmarks/cost_sim.py [--runs 3] [--baseline-days 3] [--long] [--traces] [--accuracy]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from ollama_modal import catalog
+from ollama_modal.cost.alloc import reuse_big_allocations
 from ollama_modal.cost.coldstart import estimate_cold_start
-from ollama_modal.cost.recommend import recommend
 from ollama_modal.cost.service import ServiceModel, service_times
 from ollama_modal.cost.simulator import Machine, Policy, simulate
 from ollama_modal.cost.traffic import Traffic, poisson
@@ -49,12 +47,13 @@ MODEL_BYTES = 3.8e9
 
 
 def timed(fn, runs: int = 1):  # type: ignore[no-untyped-def]
-    times, out = [], None
+    walls, cpus, out = [], [], None
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return statistics.median(walls), statistics.median(cpus), out
 
 
 def head(traffic: Traffic, days: float) -> Traffic:
@@ -62,89 +61,115 @@ def head(traffic: Traffic, days: float) -> Traffic:
     return Traffic(traffic.times[traffic.times < span], span, traffic.start)
 
 
-def same(a, b) -> bool:  # type: ignore[no-untyped-def]
-    return (
-        abs(a.monthly_cost_usd - b.monthly_cost_usd) <= 1e-6 * max(1.0, b.monthly_cost_usd)
-        and a.cold_starts == b.cold_starts
-        and np.allclose(a.latencies, b.latencies, rtol=1e-9)
-    )
+def command(args: list[str]) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS MB, exit code) of an omc command as a user runs it."""
+    omc = shutil.which("omc") or "omc"
+    timer = shutil.which("time") or "/usr/bin/time"
+    with tempfile.TemporaryDirectory() as d:
+        report = Path(d) / "time"
+        t0 = time.perf_counter()
+        r = subprocess.run([timer, "-f", "%M", "-o", str(report), omc, *args], capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        rss = int(report.read_text().split()[-1]) / 1024 if report.exists() else float("nan")
+    return wall, rss, r.returncode
 
 
-def compare(name: str, traffic: Traffic, gpu: str, service: ServiceModel, policy: Policy, runs: int, baseline_days: float) -> None:
-    g = catalog.GPUS[gpu]
-    machine = Machine(Rates(g.price_per_second))
+def simulate_month(runs: int, baseline_days: float) -> None:
+    g = catalog.GPUS["A10"]
+    traffic = poisson(RPM, DAYS * 86400, seed=1)
+    svc = service_times(ServiceModel(), traffic.requests, g, MODEL_BYTES)
     cs = estimate_cold_start(g, MODEL_BYTES).total_s
-    svc = service_times(service, traffic.requests, g, MODEL_BYTES)
-    t_fast, res = timed(lambda: simulate(traffic, svc, policy, machine, cs), runs)
+    policy = Policy(scaledown_window=300, concurrency=4)
+    machine = Machine(Rates(g.price_per_second))
+    wall, cpu, res = timed(lambda: simulate(traffic, svc, policy, machine, cs), runs)
     short = head(traffic, baseline_days)
-    svc_short = svc[: short.requests]
-    t_base, base = timed(lambda: simulate(short, svc_short, policy, machine, cs, method="events"))
-    check = simulate(short, svc_short, policy, machine, cs)
-    scaled = t_base * traffic.span / short.span
-    print(f"[{name}] {traffic.requests:,} requests, {gpu}, max_inputs {policy.concurrency}, "
-          f"scaledown_window {policy.scaledown_window:g} s: ${res.monthly_cost_usd:,.2f}/month, "
-          f"p95 {res.latency_s['p95']:.2f} s, {res.cold_starts} cold starts, path: {res.method}")
-    print(f"  simulator          {t_fast:8.3f} s   (median of {runs})")
-    print(f"  per-request loop   {scaled:8.3f} s   ({t_base:.3f} s for {baseline_days:g} days, scaled to {DAYS})")
-    print(f"  ratio simulator/loop {t_fast / scaled:.3f}x  ({scaled / t_fast:.1f}x faster); "
-          f"same answer on the loop's span: {'yes' if same(check, base) else 'NO'}")
+    b_wall, b_cpu, base = timed(lambda: simulate(short, svc[: short.requests], policy, machine, cs, method="events"))
+    check = simulate(short, svc[: short.requests], policy, machine, cs, method="pool")
+    scale = traffic.span / short.span
+    same = (abs(check.monthly_cost_usd - base.monthly_cost_usd) <= 1e-9 * base.monthly_cost_usd
+            and np.allclose(check.latencies, base.latencies, rtol=1e-9))
+    print(f"[simulate] {traffic.requests:,} requests, A10, max_inputs 4, scaledown_window 300 s: "
+          f"${res.monthly_cost_usd:,.2f}/month, p95 {res.latency_s['p95']:.2f} s, {res.cold_starts} cold starts, "
+          f"method {res.method}")
+    print(f"  pool model        wall {wall:6.3f} s  cpu {cpu:6.3f} s   (median of {runs})")
+    print(f"  reference loop    wall {b_wall * scale:6.3f} s  cpu {b_cpu * scale:6.3f} s   "
+          f"({b_wall:.3f} s for {baseline_days:g} days, scaled to {DAYS})")
+    print(f"  ratio pool/reference: wall {wall / (b_wall * scale):.3f}x, cpu {cpu / (b_cpu * scale):.3f}x "
+          f"({b_cpu * scale / cpu:.0f}x faster); same answer on the reference's span: {'yes' if same else 'NO'}")
 
 
-def heavy_recommend(traffic: Traffic, baseline_days: float) -> None:
-    """The busy search: two stages on the month against one stage (scaled from a shorter span)."""
-    kw = dict(model_bytes=MODEL_BYTES, p95_goal_s=10.0, concurrency=4, service=ServiceModel())
+def commands(long: bool) -> None:
+    cases = [
+        ["cost", "--profile", "a10g-balanced", "--rpm", "60", "--days", "30", "--json"],
+        ["recommend", "--p95-latency-s", "3.5", "--rpm", "60", "--days", "30", "--json"],
+    ]
+    if long:
+        cases.append(["cost", "--rpm", "2", "--days", "3650", "--json"])
+    for args in cases:
+        wall, rss, rc = command(args)
+        print(f"[command] omc {' '.join(args)}: wall {wall:.2f} s, peak RSS {rss:.0f} MB, exit {rc}")
 
-    def line(c) -> str:  # type: ignore[no-untyped-def]
-        return "none" if c is None else f"{c.gpu} W={c.scaledown_window} s min={c.min_containers} ${c.monthly_cost_usd:,.2f} p95 {c.latency_p95_s:.2f} s"
 
-    t_two, rec = timed(lambda: recommend(traffic, **kw))
-    short = head(traffic, baseline_days)
-    t_one, one = timed(lambda: recommend(short, screen_requests=None, **kw))
-    t_two_short, two_short = timed(lambda: recommend(short, **kw))
-    scaled = t_one * traffic.span / short.span
-    print(f"[recommend heavy: {traffic.requests:,} requests, max_inputs 4, p95 <= 10 s, {len(catalog.GPUS)} GPU tiers]")
-    print(f"  two stages, {DAYS} days  {t_two:8.3f} s   {rec.screened} screened ({rec.screened_out} out), "
-          f"{rec.evaluated} on the whole span ({rec.stopped_early} stopped early); choice {line(rec.choice)}")
-    print(f"  one stage, scaled    {scaled:8.3f} s   ({t_one:.3f} s for {baseline_days:g} days, scaled to {DAYS})")
-    print(f"  ratio two/one {t_two / scaled:.3f}x ({scaled / t_two:.1f}x faster)")
-    same_choice = one.choice == two_short.choice
-    print(f"  on {baseline_days:g} days: one stage {t_one:.3f} s, two stages {t_two_short:.3f} s ({two_short.screened} screened); "
-          f"same choice: {'yes' if same_choice else 'NO'} ({line(one.choice)})")
+def traces(rows: int = 3_000_000) -> None:
+    rng = np.random.default_rng(0)
+    t = 1_793_577_600 + np.cumsum(rng.exponential(1.0, rows))
+    iso = np.datetime_as_string((t * 1e6).astype("datetime64[us]"), unit="ms")
+    tok = rng.integers(20, 600, rows)
+    with tempfile.TemporaryDirectory() as d:
+        files = {
+            "CSV, UNIX seconds": (Path(d) / "unix.csv", "timestamp,output_tokens\n" + "".join(f"{x:.3f},{k}\n" for x, k in zip(t, tok))),
+            "CSV, ISO-8601": (Path(d) / "iso.csv", "timestamp,output_tokens\n" + "".join(f"{s}Z,{k}\n" for s, k in zip(iso, tok))),
+            "JSONL, ISO-8601": (Path(d) / "iso.jsonl",
+                                "".join(f'{{"timestamp": "{s}Z", "output_tokens": {k}}}\n' for s, k in zip(iso, tok))),
+        }
+        for name, (path, text) in files.items():
+            path.write_text(text)
+            code = ("import time; from ollama_modal.cost.traffic import load_trace; t = time.perf_counter(); "
+                    f"tr = load_trace({str(path)!r}); print(tr.requests, time.perf_counter() - t)")
+            report = Path(d) / "time"
+            r = subprocess.run([shutil.which("time") or "/usr/bin/time", "-f", "%M", "-o", str(report), sys.executable, "-c", code],
+                               capture_output=True, text=True)
+            n, secs = r.stdout.split()
+            print(f"[trace] {name}: {int(n):,} rows in {float(secs):.2f} s, peak RSS {int(report.read_text().split()[-1]) / 1024:.0f} MB "
+                  f"({path.stat().st_size / 1e6:.0f} MB file)")
+
+
+def accuracy() -> None:
+    from ollama_modal.cost.accuracy import CELLS, compare_cell
+
+    print("[accuracy] pool model vs reference loop (relative differences; p95 in seconds)")
+    print("| cell | requests | cost | container-s | cold-start share | p95 pool / reference |")
+    print("|---|---|---|---|---|---|")
+    for cell in CELLS:
+        d = compare_cell(cell)
+        p, r = d.pool, d.reference
+
+        def rel(x: float, y: float) -> str:
+            return "0" if x == y else f"{(x - y) / y:+.2%}" if y else f"{x - y:+.3g}"
+
+        print(f"| {cell.name} | {r.requests:,} | {rel(p.monthly_cost_usd, r.monthly_cost_usd)} | "
+              f"{rel(p.simulated_container_seconds, r.simulated_container_seconds)} | "
+              f"{rel(p.cold_start_fraction, r.cold_start_fraction)} | {p.latency_s['p95']:.2f} / {r.latency_s['p95']:.2f} |")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--baseline-days", type=float, default=3.0)
-    ap.add_argument("--heavy", action="store_true")
-    ap.add_argument("--recommend-only", action="store_true", help="run only the heavy recommend case")
-    ap.add_argument("--recommend-baseline-days", type=float, default=2.0)
+    ap.add_argument("--long", action="store_true", help="also omc cost --rpm 2 --days 3650")
+    ap.add_argument("--traces", action="store_true", help="also load 3 M-row traces")
+    ap.add_argument("--accuracy", action="store_true", help="also print the accuracy table")
+    ap.add_argument("--no-commands", action="store_true")
     args = ap.parse_args()
-
-    t_gen, traffic = timed(lambda: poisson(RPM, DAYS * 86400, seed=1))
-    print(f"traffic: {traffic.requests:,} Poisson arrivals over {DAYS} days in {t_gen:.3f} s")
-    if args.recommend_only:
-        heavy_recommend(traffic, args.recommend_baseline_days)
-        return 0
-    balanced = Policy(scaledown_window=300, concurrency=16)
-    compare("balanced", traffic, "A10", ServiceModel(output_tokens=128), balanced, args.runs, args.baseline_days)
-
-    for k in (32, 16):
-        t_rec, rec = timed(lambda: recommend(traffic, model_bytes=MODEL_BYTES, p95_goal_s=5.0, concurrency=k,
-                                             service=ServiceModel(output_tokens=128)))
-        print(f"[recommend, max_inputs {k}] full search in {t_rec:.3f} s: {rec.evaluated} simulated "
-              f"({rec.stopped_early} stopped early), {rec.pruned} pruned by the cost bound")
-        print(f"  {rec.explanation}")
-
-    if args.heavy:
-        economy = replace(balanced, scaledown_window=10, concurrency=4)
-        compare("economy, max_inputs 4", traffic, "T4", ServiceModel(output_tokens=256), economy, 1, args.baseline_days)
-        t_rec, rec = timed(lambda: recommend(traffic, model_bytes=MODEL_BYTES, p95_goal_s=20.0, concurrency=4,
-                                             service=ServiceModel(output_tokens=256)))
-        print(f"[recommend, max_inputs 4] full search in {t_rec:.3f} s: {rec.evaluated} simulated "
-              f"({rec.stopped_early} stopped early), {rec.pruned} pruned")
-        print(f"  {rec.explanation}")
-        heavy_recommend(traffic, args.recommend_baseline_days)
+    reuse_big_allocations()  # as the commands do
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; numpy {np.__version__}")
+    simulate_month(args.runs, args.baseline_days)
+    if not args.no_commands:
+        commands(args.long)
+    if args.traces:
+        traces()
+    if args.accuracy:
+        accuracy()
     return 0
 
 

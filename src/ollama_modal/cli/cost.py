@@ -70,6 +70,13 @@ def _app_traffic(rpm, pattern, trace, app, since, env):
     return traffic, f"{len(rows)} requests {name} answered in the last {since}"
 
 
+def _progress(status, message: str):
+    """Day-by-day progress on the terminal's spinner line (None off a terminal: nothing shown)."""
+    if status is None:
+        return None
+    return lambda t: status.update(f"{message}: day {t / 86400:,.0f}")
+
+
 def _live(live: bool, env: str | None):
     if not live:
         return None
@@ -129,9 +136,10 @@ def cost_cmd(
         r = resolve(name)
         for w in r.warnings:
             warn(w)
-        with working(f"simulating {name} on {text}"):
+        with working(f"simulating {name} on {text}") as status:
             reports.append(
                 cost_for(r.profile, traffic, traffic_text=text, service_seconds=service_seconds, output_tokens=output_tokens,
+                         progress=_progress(status, f"simulating {name} on {text}"),
                          cold_start_seconds=cold_start_seconds, live_rates=live, client_retry=client_retry)
             )
     if plot is not None:
@@ -201,7 +209,7 @@ def recommend_cmd(
     from ..config.loader import Origin
     from ..cost.recommend import explain, recommend
     from ..cost.service import ServiceModel
-    from ..errors import CheckFailed
+    from ..errors import CheckFailed, UsageError
     from ..pricing import rates_for
     from ..services.costplan import model_bytes
     from .output import info, print_json, table, usd, working
@@ -211,6 +219,9 @@ def recommend_cmd(
 
     reuse_big_allocations()
     traffic, text = _traffic(rpm, pattern, trace, days, from_app, app, since, env)
+    if not hasattr(traffic, "times"):
+        raise UsageError(f"recommend searches traffic held in memory; {text} is too long for that",
+                         hint="use fewer --days or a lower --rpm (at most ~4 million requests), or omc cost for the long span")
 
     def fits(gpu) -> bool:
         try:

@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .usage import GiveUp, Usage
+from .usage import GiveUp, LatencyHistogram, Usage
 
 CHUNK_SECONDS = 86400.0
 CHUNK_REQUESTS = 200_000
@@ -378,6 +378,7 @@ def simulate_pool(
     progress: Callable[[float], None] | None = None,
     decline_share: float | None = None,
     rounds: int | None = None,
+    source: Callable[[float, float], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Usage | None:
     """The pool model over ``a`` (sorted arrival offsets) with service times ``s``.
 
@@ -385,6 +386,10 @@ def simulate_pool(
     chunk's requests find no free slot on arrival (each waiting request costs a Python step
     per round, so the per-request event loop is then the faster way to the same answer), or
     when a chunk has not settled after ``rounds`` rounds.
+
+    With ``source(t0, t1) -> (arrivals, service times)`` the arrivals of each chunk are asked
+    for as it comes (``a`` and ``s`` unused), and latencies are binned (Usage.percentiles)
+    instead of kept: memory stays that of one chunk whatever the span.
     """
     k, kt = concurrency, target_inputs or concurrency
     cap = max_containers if max_containers is not None else 1 << 30
@@ -395,7 +400,7 @@ def simulate_pool(
     base = cv[0] if len(cv) == 1 else 0  # a constant floor: those levels are always up and warm
     hist = window + cold_start
     n = a.size
-    lat = np.empty(n)
+    lat = np.empty(n if source is None else 0)
     waited_total = queued_total = cold_total = seen = 0
     billed = busy = 0.0
     slow = 0
@@ -405,24 +410,34 @@ def simulate_pool(
     seen = base
     # With a reason to stop early, start with short chunks so a hopeless setting stops soon.
     length = CHUNK_SECONDS / 16 if give_up is not None else CHUNK_SECONDS
+    hist_lat = LatencyHistogram() if source is not None else None
+    done = 0
     while True:
         t1 = min(t0 + length, span)
         length = min(2 * length, CHUNK_SECONDS)
-        hi = int(np.searchsorted(a, t1, side="left")) if t1 < span else n
-        if hi - lo > CHUNK_REQUESTS:
-            t1 = float(a[lo + CHUNK_REQUESTS])
-            hi = int(np.searchsorted(a, t1, side="left"))
-            if hi == lo:  # many requests at one instant: take them all
-                hi = int(np.searchsorted(a, t1, side="right"))
-                t1 = float(a[hi]) if hi < n else span
-        last = t1 >= span
-        if last:
-            hi = n
+        if source is not None:  # arrivals produced a chunk at a time; latencies binned, not kept
+            a_c, svc = source(t0, t1)
+            if a_c.size > CHUNK_REQUESTS and t1 - t0 > 60:  # dense: shorter chunks from here on
+                length = max(60.0, (t1 - t0) * CHUNK_REQUESTS / a_c.size)
+                continue
+            last = t1 >= span
+            lo, hi = done, done + a_c.size
+        else:
+            hi = int(np.searchsorted(a, t1, side="left")) if t1 < span else n
+            if hi - lo > CHUNK_REQUESTS:
+                t1 = float(a[lo + CHUNK_REQUESTS])
+                hi = int(np.searchsorted(a, t1, side="left"))
+                if hi == lo:  # many requests at one instant: take them all
+                    hi = int(np.searchsorted(a, t1, side="right"))
+                    t1 = float(a[hi]) if hi < n else span
+            last = t1 >= span
+            if last:
+                hi = n
+            a_c, svc = a[lo:hi], s[lo:hi]
         ws = max(0.0, t0 - hist)
-        A = np.concatenate((ctx_a, a[lo:hi]))
-        svc = s[lo:hi]
+        A = np.concatenate((ctx_a, a_c))
         nc = ctx_a.size
-        F = np.concatenate((ctx_f, a[lo:hi] + svc))
+        F = np.concatenate((ctx_f, a_c + svc))
         fl = _floor_intervals(ct, cv, ws, t1, t0 == 0.0) if base == 0 and max(cv) > 0 else None
         te = min(t1, span)
         dem = _Demand(A, F, kt, buffer_containers, base, cap, k, t0, te)
@@ -457,8 +472,12 @@ def simulate_pool(
         up_pts = np.concatenate(([t0], levels.start[(levels.start >= t0) & (levels.start < te)]))
         seen = max(seen, base + int(levels.up(up_pts).max()) if up_pts.size else base)
         my_lat = F[nc:] - A[nc:]
-        lat[lo:hi] = my_lat
-        waited = F[nc:] != a[lo:hi] + svc
+        if hist_lat is not None:
+            hist_lat.add(my_lat)
+        else:
+            lat[lo:hi] = my_lat
+        done = hi
+        waited = F[nc:] != a_c + svc
         if waited.any():
             at = A[nc:][waited]
             full = base + levels.up_before(at) >= cap  # max_containers were up when it came
@@ -472,7 +491,8 @@ def simulate_pool(
             slow += int(np.count_nonzero(my_lat > give_up.latency_goal))
             reason = "latency" if slow >= give_up.slow_requests else "cost" if billed > give_up.container_seconds else None
             if reason:
-                return Usage(billed, busy, cold_total, waited_total, queued_total, lat[:hi], seen, "pool", reason)
+                return Usage(billed, busy, cold_total, waited_total, queued_total, lat[:hi], seen, "pool", reason,
+                             hist_lat.percentiles() if hist_lat is not None else None, done if hist_lat is not None else None)
         if last:
             break
         keep = F > t1 - hist
@@ -487,4 +507,6 @@ def simulate_pool(
         latencies=lat,
         max_containers_seen=seen,
         method="pool",
+        percentiles=hist_lat.percentiles() if hist_lat is not None else None,
+        requests=done if hist_lat is not None else None,
     )

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -133,11 +133,27 @@ class _UnionOfFixedIntervals:
 
 @dataclass
 class _Gpu:
+    """A GPU tier of the search. Its service times (one number per request) are made when a
+    simulation needs them and only the last GPU's are kept: nine tiers' arrays of a busy
+    month would be ~190 MB."""
+
     model: catalog.GpuModel
-    service: np.ndarray
+    make_service: Callable[[], np.ndarray]
     machine: Machine
     cold_start: float
     arrivals: np.ndarray
+    service_total: float = 0.0
+    service_min: float = 0.0
+    service_max: float = 0.0
+
+    _last: ClassVar[list[Any]] = [None, None]  # (tier, service times) of the last one used
+
+    @property
+    def service(self) -> np.ndarray:
+        if _Gpu._last[0] is not self:
+            _Gpu._last[:] = [None, None]  # free the previous array before making the next
+            _Gpu._last[:] = [self, self.make_service()]
+        return _Gpu._last[1]
 
 
 def _rates_for(rates: Callable[[catalog.GpuModel], Rates] | Mapping[str, Rates] | None, gpu: catalog.GpuModel) -> Rates:
@@ -187,15 +203,21 @@ def recommend(
         g = catalog.lookup_gpu(name)
         if g is None or not fits(g):
             continue
-        svc = service_times(service, traffic.requests, g, model_bytes, gpu_count=gpu_count, output_tokens=traffic.output_tokens)
+        def make(g: catalog.GpuModel = g) -> np.ndarray:
+            return service_times(service, traffic.requests, g, model_bytes, gpu_count=gpu_count, output_tokens=traffic.output_tokens)
+
         cs = cold_start(g) if cold_start else estimate_cold_start(g, model_bytes, gpu_count=gpu_count).total_s
-        tiers.append(_Gpu(model=g, service=svc, machine=Machine(_rates_for(rates, g), gpu_count), cold_start=cs, arrivals=a))
+        tier = _Gpu(model=g, make_service=make, machine=Machine(_rates_for(rates, g), gpu_count), cold_start=cs, arrivals=a)
+        svc = tier.service
+        if svc.size:
+            tier.service_total, tier.service_min, tier.service_max = float(svc.sum()), float(svc.min()), float(svc.max())
+        tiers.append(tier)
     if not tiers:
         raise ValueError("no GPU tier fits the model; pick a smaller model or quantisation")
     if traffic.open_end and traffic.requests:
         # One span for every candidate: long enough to bill the last burst through the longest
         # window and cold start of the search.
-        slowest = max(tiers, key=lambda g: float(np.max(g.service)) + g.cold_start)
+        slowest = max(tiers, key=lambda g: g.service_max + g.cold_start)
         traffic = traffic.with_tail(slowest.service, max(windows), slowest.cold_start)
         a, span = traffic.times, traffic.span
         scale = catalog.SECONDS_PER_MONTH / span
@@ -207,8 +229,7 @@ def recommend(
     }
     queue = []
     for t in tiers:
-        service_total = float(t.service.sum())
-        service_min = float(t.service.min()) if t.service.size else 0.0
+        service_total, service_min = t.service_total, t.service_min
         for sname in schedules:
             for m in min_containers:
                 for w in windows:
@@ -314,7 +335,7 @@ def _screen(
         if bound > limit:
             break  # a lower bound on its full-span cost is already clearly above the sample's best
         if t.model.name not in per_gpu:
-            per_gpu[t.model.name] = [t.service[st.lo:st.hi] for st in sample]
+            per_gpu[t.model.name] = [t.service[st.lo:st.hi].copy() for st in sample]  # copies: the month's array goes
         cap = limit / (scale * t.machine.per_second)
         billed, slow, gave_up = 0.0, 0, False
         policy = policy_for(w, m, sname)

@@ -18,7 +18,7 @@ from ..pricing import Rates
 from .events import simulate_events
 from .pool import simulate_pool
 from .schedule import WarmWindow, transitions
-from .traffic import Traffic
+from .traffic import GeneratedTraffic, Traffic
 from .usage import GiveUp, Usage
 
 
@@ -104,6 +104,8 @@ def percentiles(latencies: np.ndarray) -> dict[str, float]:
 
 
 def price(usage: Usage, span: float, machine: Machine, requests: int, cold_start: float) -> SimResult:
+    if usage.requests is not None:
+        requests = usage.requests
     scale = catalog.SECONDS_PER_MONTH / span
     month_seconds = usage.container_seconds * scale
     idle = max(0.0, usage.container_seconds - usage.busy_seconds)
@@ -118,7 +120,7 @@ def price(usage: Usage, span: float, machine: Machine, requests: int, cold_start
         cold_start_fraction=usage.cold_requests / requests if requests else 0.0,
         cold_starts=usage.cold_starts,
         requests=requests,
-        latency_s=percentiles(usage.latencies),
+        latency_s=usage.percentiles if usage.percentiles is not None else percentiles(usage.latencies),
         idle_fraction=idle / usage.container_seconds if usage.container_seconds > 0 else 0.0,
         max_containers_seen=usage.max_containers_seen,
         queued_requests=usage.queued_requests,
@@ -141,8 +143,8 @@ AUTO_EVENTS_SHARE = 0.1
 
 
 def usage_for(
-    traffic: Traffic,
-    service: np.ndarray,
+    traffic: Traffic | GeneratedTraffic,
+    service: np.ndarray | float,
     policy: Policy,
     cold_start: float,
     *,
@@ -152,17 +154,32 @@ def usage_for(
     progress: Callable[[float], None] | None = None,
 ) -> Usage:
     """Run the simulation: ``method`` "auto" or "pool" is the vectorised pool model, "events" the
-    per-request reference loop. ``progress(t)`` is called with the simulated time so far."""
-    if service.shape != traffic.times.shape:
-        raise ValueError("one service time per request is needed")
-    traffic = traffic.with_tail(service, policy.scaledown_window, cold_start)
-    a, span = traffic.times, traffic.span
+    per-request reference loop. ``progress(t)`` is called with the simulated time so far.
+
+    GeneratedTraffic (a long span produced a day at a time) takes one service time for every
+    request and always runs the pool model, in bounded memory.
+    """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}")
     changes = list(changes) if changes is not None else min_changes(policy, traffic)
     kw = dict(window=policy.scaledown_window, cold_start=cold_start, concurrency=policy.concurrency,
               target_inputs=policy.target_inputs, min_changes=changes, max_containers=policy.max_containers,
               buffer_containers=policy.buffer_containers, give_up=give_up)
+    if isinstance(traffic, GeneratedTraffic):
+        value = float(np.asarray(service).reshape(-1)[0])
+
+        def fetch(t0: float, t1: float) -> tuple[np.ndarray, np.ndarray]:
+            a = traffic.arrivals(t0, t1)
+            return a, np.full(a.size, value)
+
+        usage = simulate_pool(np.empty(0), np.empty(0), traffic.span, progress=progress, source=fetch, **kw)  # type: ignore[arg-type]
+        assert usage is not None
+        return usage
+    assert isinstance(service, np.ndarray)
+    if service.shape != traffic.times.shape:
+        raise ValueError("one service time per request is needed")
+    traffic = traffic.with_tail(service, policy.scaledown_window, cold_start)
+    a, span = traffic.times, traffic.span
     if method != "events":
         usage = simulate_pool(a, service, span, progress=progress, decline_share=AUTO_EVENTS_SHARE if method == "auto" else None,
                               **kw)  # type: ignore[arg-type]
@@ -172,18 +189,21 @@ def usage_for(
 
 
 def simulate(
-    traffic: Traffic,
-    service: np.ndarray,
+    traffic: Traffic | GeneratedTraffic,
+    service: np.ndarray | float,
     policy: Policy,
     machine: Machine,
     cold_start: float,
     *,
     method: str = "auto",
+    progress: Callable[[float], None] | None = None,
 ) -> SimResult:
     """Cost, cold starts and latency of ``policy`` under ``traffic``; monthly figures scaled to 30 days.
 
-    ``service``: seconds per request (see service.service_times); ``cold_start``: seconds
-    (see coldstart.estimate_cold_start(...).total_s).
+    ``service``: seconds per request (see service.service_times; one number for
+    GeneratedTraffic); ``cold_start``: seconds (see coldstart.estimate_cold_start(...).total_s).
     """
-    usage = usage_for(traffic, service, policy, cold_start, method=method)
-    return price(usage, traffic.with_tail(service, policy.scaledown_window, cold_start).span, machine, traffic.requests, cold_start)
+    usage = usage_for(traffic, service, policy, cold_start, method=method, progress=progress)
+    span = traffic.with_tail(service, policy.scaledown_window, cold_start).span  # type: ignore[arg-type]
+    requests = traffic.requests if isinstance(traffic, Traffic) else 0
+    return price(usage, span, machine, requests, cold_start)

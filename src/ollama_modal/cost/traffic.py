@@ -55,6 +55,59 @@ class Traffic:
         return self.requests / self.span * 60 if self.span > 0 else 0.0
 
 
+#: Generated traffic expected to hold more requests than this is produced a day at a time
+#: while it is simulated (GeneratedTraffic), so memory does not grow with the span.
+STREAM_REQUESTS = 4_000_000
+
+
+@dataclass(frozen=True)
+class GeneratedTraffic:
+    """Poisson or shaped arrivals produced one day at a time, for spans too long to hold.
+
+    Day d's arrivals come from their own seed (``seed`` and d), so any stretch is the same
+    whenever it is asked for. Only :mod:`simulator` (through the pool model) consumes it.
+    """
+
+    rpm: float
+    span: float
+    seed: int = 0
+    pattern: str | tuple[float, ...] | None = None
+    start: float = DEFAULT_START
+    source: str = ""
+    output_tokens: None = None
+    open_end: bool = False
+
+    @property
+    def mean_rpm(self) -> float:
+        return self.rpm
+
+    @property
+    def expected_requests(self) -> float:
+        return self.rpm * self.span / 60
+
+    def with_tail(self, service: object, window: float, cold_start: float) -> GeneratedTraffic:
+        return self
+
+    def day(self, d: int) -> np.ndarray:
+        """Arrival offsets of day d (from the span's start), inside the span."""
+        seconds = min(86400.0, self.span - d * 86400.0)
+        if seconds <= 0:
+            return np.empty(0)
+        seed = self.seed * 100_003 + d
+        if self.pattern is None:
+            tr = poisson(self.rpm, seconds, seed, start=self.start + d * 86400.0)
+        else:
+            tr = shaped(self.rpm, seconds, seed, self.pattern if isinstance(self.pattern, str) else list(self.pattern),
+                        start=self.start + d * 86400.0)
+        return tr.times + d * 86400.0
+
+    def arrivals(self, t0: float, t1: float) -> np.ndarray:
+        """Arrival offsets in [t0, t1)."""
+        parts = [self.day(d) for d in range(int(t0 // 86400), int(np.ceil(t1 / 86400)))]
+        a = np.concatenate(parts) if parts else np.empty(0)
+        return a[(a >= t0) & (a < t1)]
+
+
 def _check_rate(rpm: float, seconds: float) -> None:
     if rpm < 0:
         raise UsageError(f"requests per minute must be zero or more, got {rpm}")

@@ -18,6 +18,41 @@ class Usage:
     max_containers_seen: int
     method: str  # "pool" (vectorised pool model) or "events" (the per-request reference loop)
     gave_up: str | None = None  # "cost" or "latency" when stopped early: the figures are partial
+    #: Set when the latencies were not kept (a long generated span): p50/p95/p99 from a
+    #: histogram, and the number of requests simulated.
+    percentiles: dict[str, float] | None = None
+    requests: int | None = None
+
+
+class LatencyHistogram:
+    """Latencies binned on a log scale (200 bins a decade, 1 ms to 11 days): percentiles
+    within about 0.6% without keeping one number per request."""
+
+    LO, DECADES, PER_DECADE = 1e-3, 9, 200
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(self.DECADES * self.PER_DECADE + 2, dtype=np.int64)
+        self.n = 0
+
+    def add(self, lat: np.ndarray) -> None:
+        idx = np.floor(np.log10(np.maximum(lat, self.LO / 10) / self.LO) * self.PER_DECADE).astype(np.int64) + 1
+        np.add.at(self.counts, np.clip(idx, 0, self.counts.size - 1), 1)
+        self.n += lat.size
+
+    def percentiles(self, qs: tuple[float, ...] = (50, 95, 99)) -> dict[str, float]:
+        if self.n == 0:
+            return {f"p{q:g}": 0.0 for q in qs}
+        cum = np.cumsum(self.counts)
+        out = {}
+        for q in qs:
+            rank = q / 100 * (self.n - 1) + 1
+            b = int(np.searchsorted(cum, rank))
+            before = cum[b - 1] if b else 0
+            frac = (rank - before) / max(1, self.counts[b])
+            lo = self.LO * 10 ** ((b - 1) / self.PER_DECADE) if b else 0.0
+            hi = self.LO * 10 ** (b / self.PER_DECADE)
+            out[f"p{q:g}"] = float(lo + frac * (hi - lo))
+        return out
 
 
 @dataclass(frozen=True)

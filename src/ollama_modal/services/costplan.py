@@ -45,7 +45,10 @@ def build_traffic(spec: TrafficSpec):
     if spec.rpm < 0 or spec.days <= 0:
         raise UsageError("--rpm must be zero or more and --days positive")
     seconds = spec.days * 86400
+    stream = spec.rpm * seconds / 60 > tr.STREAM_REQUESTS  # too many to hold: produced a day at a time
     if not spec.pattern:
+        if stream:
+            return tr.GeneratedTraffic(spec.rpm, seconds, spec.seed, source=f"poisson {spec.rpm:g} rpm")
         return tr.poisson(spec.rpm, seconds, spec.seed)
     pattern: str | list[float] = spec.pattern
     if "," in spec.pattern:
@@ -56,6 +59,10 @@ def build_traffic(spec: TrafficSpec):
         if len(pattern) != 24:
             raise UsageError(f"--pattern has {len(pattern)} hourly weights; give 24 (00:00 to 23:00)")
     try:
+        if stream:
+            tr._hourly_table(pattern)  # refuse a bad shape now, not a day into the simulation
+            return tr.GeneratedTraffic(spec.rpm, seconds, spec.seed, pattern if isinstance(pattern, str) else tuple(pattern),
+                                       source=f"{spec.pattern} {spec.rpm:g} rpm mean")
         return tr.shaped(spec.rpm, seconds, spec.seed, pattern)
     except ValueError as e:
         raise UsageError(f"--pattern: {e}", hint="use business-hours or 24 comma-separated weights") from None
@@ -137,12 +144,16 @@ def prepare(
     from ..cost.schedule import WarmWindow
     from ..cost.service import ServiceModel, service_times
     from ..cost.simulator import Machine, Policy
+    from ..cost.traffic import GeneratedTraffic
 
     gpu = profile.gpu.model
     mbytes = model_bytes(profile)
     cold = estimate_cold_start(gpu, mbytes, store=profile.model.store, gpu_count=profile.gpu.count, warmup=profile.server.warmup)
     svc = ServiceModel(service_seconds=service_seconds, **({"output_tokens": output_tokens} if output_tokens is not None else {}))
-    service = service_times(svc, traffic.requests, gpu, mbytes, gpu_count=profile.gpu.count, output_tokens=traffic.output_tokens)
+    if isinstance(traffic, GeneratedTraffic):  # one service time for all (no tokens per request)
+        service: Any = float(service_times(svc, 1, gpu, mbytes, gpu_count=profile.gpu.count)[0])
+    else:
+        service = service_times(svc, traffic.requests, gpu, mbytes, gpu_count=profile.gpu.count, output_tokens=traffic.output_tokens)
     w = profile.warm
     policy = Policy(
         scaledown_window=w.scaledown_window,
@@ -160,15 +171,21 @@ def prepare(
 def cost_for(profile: Any, traffic: Any, *, traffic_text: str, client_retry: bool = True, **kw: Any) -> CostReport:
     """The simulated month; on a Modal Server (``primitives.choose``) also the 503s its clients
     meet while no container is up, retried or failed per ``client_retry``."""
+    import numpy as np
+
     from .. import primitives
     from ..cost.simulator import min_changes, simulate
 
+    progress = kw.pop("progress", None)
     i = prepare(profile, traffic, **kw)
-    result = simulate(traffic, i.service, i.policy, i.machine, i.cold_start_s)
-    mean = float(i.service.mean()) if i.service.size else 0.0
+    result = simulate(traffic, i.service, i.policy, i.machine, i.cold_start_s, progress=progress)
+    mean = float(np.mean(i.service)) if np.size(i.service) else 0.0
     kind = primitives.choose(profile).kind
     unavailable = None
     if not primitives.PRIMITIVES[kind].holds_requests_when_cold:
+        if not hasattr(traffic, "times"):
+            raise UsageError(f"{profile.name} serves as a Modal Server, whose unavailable requests are counted on traffic held "
+                             "in memory", hint="use fewer --days or a lower --rpm (at most ~4 million requests)")
         from ..cost.unavailable import server_unavailable
 
         unavailable = server_unavailable(
