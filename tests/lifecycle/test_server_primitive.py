@@ -145,3 +145,14 @@ def test_switch_warm_to_zero_on_a_server_warns_of_503(omc, modal_server) -> None
     assert "get 503" in r.stderr and 'server.primitive = "function"' in r.stderr
     st = json.loads(omc("status", "--json", "--no-health").stdout)
     assert any("503" in p for p in st["problems"])
+
+
+def test_moving_to_a_web_function_drops_server_only_live_settings_and_says_so(omc, modal_server) -> None:
+    assert deploy(omc).exit_code == 0
+    assert omc("switch-warm", "--target-inputs", "2", "--scaledown-window", "600", "--yes").exit_code == 0
+    r = omc("deploy", "--profile", "a10g-balanced", "--yes", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert "dropped live settings a web function does not take: target_inputs=2" in r.stderr
+    assert json.loads(r.stdout)["live_overrides"] == {"scaledown_window": 600}
+    tags = dict(modal_server.calls("AppSetTags")[-1].tags)
+    assert "omc-live-target-inputs" not in tags and tags["omc-live-scaledown-window"] == "600"

@@ -267,6 +267,9 @@ def execute(
     # Modal resets autoscaler overrides on deploy: put the live ones back, then record them.
     # Settings only a Modal Server takes live are dropped when the app becomes a web function.
     live = {k: v for k, v in p.live_overrides.items() if k in P.for_profile(profile).live_keys}
+    dropped = {k: v for k, v in p.live_overrides.items() if k not in live}
+    if dropped:
+        progress(f"dropped live settings a web function does not take: {T.settings_text(dropped)}")
     result.live_overrides = live
     if live:
         progress(f"re-applying live warm settings: {T.settings_text(live)}")
