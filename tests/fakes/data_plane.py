@@ -85,6 +85,8 @@ class ContainerSpec:
     snapshot: bool = False
     key: str = ""  # identity of the deployed definition: a new one means new containers
     port: int = 0  # a Modal Server's port (its http_config), where the container listens
+    function_id: str = ""
+    app_id: str = ""
 
 
 @dataclass
@@ -94,6 +96,7 @@ class Container:
     port: int
     root: Path
     log: Path
+    logged: int = 0  # lines already copied to the app's logs
 
     def output(self, lines: int = 30) -> str:
         try:
@@ -109,6 +112,10 @@ class Container:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+class PortTaken(Exception):
+    pass
 
 
 class Refused(Exception):
@@ -136,11 +143,18 @@ class Endpoint:
     starting: threading.Thread | None = None  # a Server's container coming up in the background
     start_error: str | None = None
     server_name: str = ""
+    inflight: int = 0  # requests being served
+    last_used: float = 0.0  # monotonic time the last request ended
+    client: Any = None  # the ingress's pooled httpx.AsyncClient
 
 
 class DataPlane:
-    def __init__(self, server: FakeModalServer, workdir: Path, *, ollama_env: dict[str, str] | None = None) -> None:
+    def __init__(self, server: FakeModalServer, workdir: Path, *, ollama_env: dict[str, str] | None = None,
+                 cold_start_s: float = 0.0) -> None:
         self.server = server
+        # A cold start takes at least this long (GPU attach, image pull: seconds on Modal), so a
+        # client with a short timeout that hits a cold start sees what it would see on Modal.
+        self.cold_start_s = cold_start_s
         self.state: ControlPlaneState = server.state
         self.workdir = Path(workdir)
         self.ollama_env = dict(ollama_env or {})  # FAKE_OLLAMA_* knobs for every container
@@ -151,6 +165,21 @@ class DataPlane:
         self.state.web_url_hook = self.url_for
         self.state.server_url_hook = self.server_url_for
         self.state.run_function = self.run_function
+        self.state.on_app_stop = self.app_stopped
+        self.state.before_stats = self.scale_down_idle
+
+    def seed_model(self, volume: str, model: str, environment: str = "") -> None:
+        """Put a model into a volume as an earlier pull left it (deploys then skip the pull)."""
+        from ollama_modal.service.names import manifest_path
+
+        with self.state.lock:
+            vol = self.state.volume(volume, environment, True)
+            if vol.local_dir is None:
+                vol.local_dir = self.workdir / "volumes" / f"{vol.environment}--{vol.name}"
+            path = manifest_path(vol.local_dir, model)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text('{"schemaVersion": 2, "layers": []}')
+            vol.refresh()
 
     # -- URLs and ingress ---------------------------------------------------------------
     def url_for(self, label: str, environment: str) -> str:
@@ -212,9 +241,12 @@ class DataPlane:
                     status[0] = message["status"]
                 await send(message)
 
+            ep.inflight += 1
             try:
                 await plane._forward(ep, scope, body, answered)
             finally:
+                ep.inflight -= 1
+                ep.last_used = time.monotonic()
                 if ep.is_server and status[0]:
                     plane.record_server_request(ep, began, status[0], time.time() - began, scope["path"])
 
@@ -238,22 +270,23 @@ class DataPlane:
         url = f"http://127.0.0.1:{port}{path.decode()}"
         if scope.get("query_string"):
             url += "?" + scope["query_string"].decode()
-        async with httpx.AsyncClient(timeout=httpx.Timeout(600, connect=10), trust_env=False) as client:
-            req = client.build_request(scope["method"], url, headers=headers, content=body)
-            try:
-                resp = await client.send(req, stream=True)
-            except httpx.TransportError as e:
-                await send({"type": "http.response.start", "status": 502, "headers": [(b"content-type", b"text/plain")]})
-                await send({"type": "http.response.body", "body": f"modal-http: container unreachable: {e}".encode()})
-                return
-            try:
-                out = [(k, v) for k, v in resp.headers.raw if k.decode().lower() not in HOP_BY_HOP | {"content-length"}]
-                await send({"type": "http.response.start", "status": resp.status_code, "headers": out})
-                async for chunk in resp.aiter_raw():
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b""})
-            finally:
-                await resp.aclose()
+        if ep.client is None:  # one pooled client per ingress (its event loop), made on first use
+            ep.client = httpx.AsyncClient(timeout=httpx.Timeout(600, connect=10), trust_env=False, verify=False)
+        req = ep.client.build_request(scope["method"], url, headers=headers, content=body)
+        try:
+            resp = await ep.client.send(req, stream=True)
+        except httpx.TransportError as e:
+            await send({"type": "http.response.start", "status": 502, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": f"modal-http: container unreachable: {e}".encode()})
+            return
+        try:
+            out = [(k, v) for k, v in resp.headers.raw if k.decode().lower() not in HOP_BY_HOP | {"content-length"}]
+            await send({"type": "http.response.start", "status": resp.status_code, "headers": out})
+            async for chunk in resp.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await resp.aclose()
 
     # -- which container serves a URL -------------------------------------------------
     def _resolve(self, ep: Endpoint) -> tuple[FunctionRecord, str] | None:
@@ -287,8 +320,18 @@ class DataPlane:
             if c is not None and (c.spec.key != spec.key or c.proc.poll() is not None):
                 self._stop(ep)
             if ep.container is None:
-                ep.container = self._start_web(spec)
+                began = time.monotonic()
+                for attempt in range(3):
+                    try:
+                        ep.container = self._start_web(spec)
+                        break
+                    except PortTaken:  # another process took a free port before the container bound it
+                        if attempt == 2:
+                            raise Refused(503, "modal-http: the container could not bind its ports") from None
                 ep.starts += 1
+                self._count(spec.function_id, +1)
+                self._collect_logs(ep.container)
+                time.sleep(max(0.0, began + self.cold_start_s - time.monotonic()))
             return ep.container.port
 
     def _server_port(self, ep: Endpoint) -> int:
@@ -318,9 +361,14 @@ class DataPlane:
         except Refused as r:
             ep.start_error = r.text
             return
+        except PortTaken:
+            ep.start_error = f"modal-http: the Server's port {spec.port} is taken by another process"
+            return
         with ep.lock:
             ep.container = c
             ep.starts += 1
+        self._count(spec.function_id, +1)
+        self._collect_logs(c)
 
     def wait_until_up(self, url: str, limit: float = START_LIMIT_S) -> Container:
         """Tests: wait for a Modal Server's container (bounds a hang only)."""
@@ -336,8 +384,44 @@ class DataPlane:
 
     def _stop(self, ep: Endpoint) -> None:
         if ep.container is not None:
-            ep.container.stop()
-            ep.container = None
+            c, ep.container = ep.container, None
+            c.stop()
+            self._count(c.spec.function_id, -1)
+            self._collect_logs(c)
+
+    def _count(self, function_id: str, delta: int) -> None:
+        """Modal counts a function's containers (FunctionGetCurrentStats)."""
+        with self.state.lock:
+            fn = self.state.functions.get(function_id)
+            if fn is not None:
+                fn.running = max(0, fn.running + delta)
+
+    def _collect_logs(self, c: Container) -> None:
+        """What a container printed becomes the app's logs (`omc logs`, bench --cold's phases)."""
+        lines = [line for line in c.output(lines=10_000).splitlines() if line.strip()]
+        with self.state.lock:
+            self.state.log_lines.extend(lines[c.logged:])
+        c.logged = len(lines)
+
+    def app_stopped(self, app: Any) -> None:
+        """Modal stops an app's containers when the app stops."""
+        for ep in list(self.endpoints.values()):
+            with ep.lock:
+                if ep.container is not None and ep.container.spec.app_id == app.app_id:
+                    self._stop(ep)
+
+    def scale_down_idle(self, fn: FunctionRecord) -> None:
+        """Containers idle for longer than the scaledown window go, down to min_containers
+        (evaluated when Modal is asked for the count; windows of minutes never pass in a test)."""
+        with self.state.lock:
+            settings = fn.effective_settings()
+        for ep in list(self.endpoints.values()):
+            with ep.lock:
+                c = ep.container
+                if c is None or c.spec.function_id != fn.function_id or ep.inflight or settings.min_containers > 0:
+                    continue
+                if time.monotonic() - ep.last_used > settings.scaledown_window:
+                    self._stop(ep)
 
     def scale_to_zero(self) -> None:
         """Every container goes away (what an elapsed scaledown_window does); URLs stay."""
@@ -359,6 +443,8 @@ class DataPlane:
         self.state.web_url_hook = None
         self.state.server_url_hook = None
         self.state.run_function = None
+        self.state.on_app_stop = None
+        self.state.before_stats = None
 
     # -- what a container is, from the records -----------------------------------------
     def spec(self, fn: FunctionRecord, mode: str, method: str = "") -> ContainerSpec:
@@ -394,6 +480,8 @@ class DataPlane:
             snapshot=snapshot,
             key=key,
             port=server_port,
+            function_id=fn.function_id,
+            app_id=fn.app_id,
         )
 
     def _image_env(self, image_id: str) -> dict[str, str]:
@@ -480,6 +568,8 @@ class DataPlane:
         end = time.monotonic() + START_LIMIT_S
         while True:
             if proc.poll() is not None:
+                if "Address already in use" in c.output(lines=200):
+                    raise PortTaken()
                 raise Refused(503, f"modal-http: the container exited during startup (code {proc.returncode}):\n{c.output()}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):

@@ -7,6 +7,7 @@ create-only objects, FAILED_PRECONDITION for invalid rollbacks).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from google.protobuf.empty_pb2 import Empty
@@ -169,7 +170,10 @@ class ModalRpcs(FunctionRpcs, ObjectRpcs, api_grpc.ModalClientBase):
     async def AppStop(self, stream: Any) -> None:
         req = await stream.recv_message()
         with self.state.lock:
-            self.state.stop(self._app(req.app_id))
+            app = self._app(req.app_id)
+            self.state.stop(app)
+        if self.state.on_app_stop is not None:  # its containers go away
+            await asyncio.to_thread(self.state.on_app_stop, app)
         await stream.send_message(Empty())
 
     async def AppDeploymentHistory(self, stream: Any) -> None:

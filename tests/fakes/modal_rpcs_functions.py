@@ -190,6 +190,9 @@ class FunctionRpcs(RpcBase):
         req = await stream.recv_message()
         with self.state.lock:
             fn = self._function(req.function_id)
+        if self.state.before_stats is not None:
+            await asyncio.to_thread(self.state.before_stats, fn)
+        with self.state.lock:
             stats = api_pb2.FunctionStats(backlog=fn.backlog, num_total_tasks=fn.running)
         await stream.send_message(stats)
 

@@ -149,6 +149,10 @@ class ControlPlaneState:
         # Without a handler, a remote call goes here when set (the data plane runs a container):
         # run_function(function_record, args, kwargs) -> return value; raise to fail the call.
         self.run_function: Callable[[FunctionRecord, tuple, dict], Any] | None = None
+        # Data-plane hooks, called outside the lock from a worker thread: an app stopped; the
+        # containers of a function are about to be counted (idle ones may scale down first).
+        self.on_app_stop: Callable[[AppRecord], None] | None = None
+        self.before_stats: Callable[[FunctionRecord], None] | None = None
         # When set, the URL of a web endpoint (the data plane serves it on loopback).
         self.web_url_hook: Callable[[str, str], str] | None = None
         self.function_calls: dict[str, Any] = {}  # call id -> asyncio future of its FunctionGetOutputsItem

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import httpx
 import pytest
 
 from tests.fakes.data_plane import DataPlane
@@ -41,6 +44,7 @@ class Run:
     code: int
     out: str
     err: str
+    seconds: float = 0.0  # for the timing report only; nothing asserts on it
 
     def json(self) -> Any:
         assert self.out.strip(), f"omc {' '.join(self.args)} printed nothing on stdout; stderr:\n{self.err}"
@@ -75,32 +79,59 @@ class Journey:
             "MODAL_TOKEN_SECRET": "as-journey",
         }
 
-    def omc(self, *args: str, expect: int | None = 0, env: dict[str, str] | None = None, input: str | None = None) -> Run:
-        """Run `omc ARGS` as a user would; by default assert it exited 0."""
-        proc = subprocess.run(
-            [omc_executable(), *args],
-            cwd=self.cwd,
-            env={**self.env, **(env or {})},
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=PROCESS_LIMIT_S,
-        )
-        run = Run(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+    def omc(self, *args: str, expect: int | None = 0, env: dict[str, str] | None = None, answer: str | None = None,
+            limit: float = PROCESS_LIMIT_S) -> Run:
+        """Run `omc ARGS` as a user would; by default assert it exited 0.
+
+        ``answer``: stdin is a terminal and the user types this line (a confirmation).
+        """
+        return self._run([omc_executable(), *args], tuple(args), expect, env, answer, limit)
+
+    def shell(self, command: str, expect: int | None = 0, env: dict[str, str] | None = None, answer: str | None = None) -> Run:
+        """A shell line (pipes, redirections) run by bash with omc on PATH."""
+        return self._run(["bash", "-eo", "pipefail", "-c", command], ("<shell>", command), expect, env, answer, PROCESS_LIMIT_S)
+
+    def doc(self, text: str, *, replace: dict[str, str] | None = None, expect: int | None = 0,
+            env: dict[str, str] | None = None, answer: str | None = None) -> Run:
+        """Run a command exactly as the docs show it (``text`` as tests.journeys.doc_commands
+        extracts it); ``replace`` fills placeholders such as the workspace URL."""
+        from .doc_commands import documented
+
+        assert text in documented(), f"not a documented command (changed docs?): {text!r}"
+        command = text
+        for old, new in (replace or {}).items():
+            assert old in command, (old, command)
+            command = command.replace(old, new)
+        return self.shell(command, expect=expect, env=env, answer=answer)
+
+    def _run(self, argv: list[str], shown: tuple[str, ...], expect: int | None, env: dict[str, str] | None,
+             answer: str | None, limit: float) -> Run:
+        full_env = {**self.env, **(env or {})}
+        began = time.monotonic()
+        if answer is None:
+            proc = subprocess.run(argv, cwd=self.cwd, env=full_env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=limit)
+            code, out, err = proc.returncode, proc.stdout, proc.stderr
+        else:
+            master, slave = pty.openpty()
+            try:
+                os.write(master, (answer + "\n").encode())
+                p = subprocess.Popen(argv, cwd=self.cwd, env=full_env, stdin=slave, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+                out, err = p.communicate(timeout=limit)
+                code = p.returncode
+            finally:
+                os.close(slave)
+                os.close(master)
+        run = Run(shown, code, out, err, time.monotonic() - began)
         self.history.append(run)
         if expect is not None:
             assert run.code == expect, f"expected exit {expect}\n{run}"
         return run
 
-    def shell(self, command: str, expect: int | None = 0) -> Run:
-        """A documented shell line (pipes, redirections) run by bash with omc on PATH."""
-        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=self.cwd, env=self.env,
-                              capture_output=True, text=True, timeout=PROCESS_LIMIT_S)
-        run = Run(("<shell>", command), proc.returncode, proc.stdout, proc.stderr)
-        self.history.append(run)
-        if expect is not None:
-            assert run.code == expect, f"expected exit {expect}\n{run}"
-        return run
+    def wake(self, url: str) -> None:
+        """A client calls the endpoint, so a container runs (what traffic does on Modal)."""
+        r = httpx.get(url.rstrip("/") + "/readyz", timeout=PROCESS_LIMIT_S)
+        assert r.status_code == 200, f"{url} did not become ready: {r.status_code} {r.text[:2000]}"
 
     # -- what Modal received ------------------------------------------------------------
     def calls(self, method: str) -> list[Any]:
@@ -130,12 +161,24 @@ class Journey:
             return next(a for a in self.server.state.apps.values() if a.name == name and a.deployments)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "empty_volume: the journey starts with no model in the volume (deploy pulls it)")
+
+
 @pytest.fixture
-def journey(tmp_path: Path) -> Iterator[Journey]:
+def journey(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Journey]:
+    """A fresh machine and Modal workspace. The model volume already holds codellama:7b (an
+    earlier deploy pulled it), unless the test is marked ``empty_volume``."""
     server = FakeModalServer().start()
     plane = DataPlane(server, tmp_path / "modal")
+    if request.node.get_closest_marker("empty_volume") is None:
+        plane.seed_model("omc-ollama-models", "codellama:7b")
+    j = Journey(tmp_path / "home", server, plane)
     try:
-        yield Journey(tmp_path / "home", server, plane)
+        yield j
     finally:
+        if os.environ.get("JOURNEY_TIMES"):  # where a journey's time goes: JOURNEY_TIMES=1 pytest -s
+            for run in j.history:
+                print(f"{run.seconds:6.2f}s  exit {run.code}  {' '.join(run.args)[:100]}")
         plane.close()
         server.stop()
