@@ -104,6 +104,15 @@ class Journey:
             command = command.replace(old, new)
         return self.shell(command, expect=expect, env=env, answer=answer)
 
+    def doc_script(self, *texts: str, expect: int | None = 0, env: dict[str, str] | None = None) -> Run:
+        """Consecutive documented lines run in one shell (later lines use variables set earlier)."""
+        from .doc_commands import documented
+
+        known = documented()
+        for text in texts:
+            assert text in known, f"not a documented command (changed docs?): {text!r}"
+        return self.shell("\n".join(texts), expect=expect, env=env)
+
     def _run(self, argv: list[str], shown: tuple[str, ...], expect: int | None, env: dict[str, str] | None,
              answer: str | None, limit: float) -> Run:
         full_env = {**self.env, **(env or {})}

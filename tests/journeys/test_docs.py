@@ -2,8 +2,9 @@
 exactly as written, or its block is marked ``<!-- not-run: REASON -->`` in the doc.
 
 How it works (see tests/journeys/doc_commands.py for which lines count as commands):
-journeys run documented commands with ``journey.doc("exact text")``, which refuses text the
-docs do not show; ``test_every_documented_command_has_a_journey`` reads the ``.doc("...")``
+journeys run documented commands with ``journey.doc("exact text")`` (or several consecutive
+lines in one shell with ``journey.doc_script(...)``), which refuse text the docs do not show;
+``test_every_documented_command_has_a_journey`` reads the ``.doc("...")``/``.doc_script(...)``
 literals of the journey modules and compares them with the docs, both ways. The CI workflow's
 ``run:`` steps are run in order by ``test_ci_workflow_as_written``. Generated ``--help`` output
 (``text`` fences in docs/commands.md) is not a command.
@@ -21,7 +22,6 @@ import pytest
 from .doc_commands import REPO, all_commands
 
 HERE = Path(__file__).resolve().parent
-WORKSPACE_URL = "https://<workspace>--omc-ollama.modal.run"
 
 
 def covered_by_journeys() -> dict[str, str]:
@@ -32,12 +32,12 @@ def covered_by_journeys() -> dict[str, str]:
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "doc"
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
+                and node.func.attr in ("doc", "doc_script")
             ):
-                found.setdefault(node.args[0].value, f"{path.name}:{node.lineno}")
+                texts = node.args if node.func.attr == "doc_script" else node.args[:1]
+                for arg in texts:
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                        found.setdefault(arg.value, f"{path.name}:{node.lineno}")
     return found
 
 
@@ -143,18 +143,18 @@ def test_bench_doc(journey) -> None:
 def test_service_doc_curl(journey) -> None:
     """docs/service.md's curl examples against the deployed URL."""
     j = journey
-    url = j.omc("deploy", "--profile", "a10g-balanced", "--yes", "--json").json()["url"]
+    j.omc("deploy", "--profile", "a10g-balanced", "--yes", "--json")
     key = j.omc("keys", "show", "--show", "--json").json()["active"]
-    chat = j.doc(
-        'curl -N https://<workspace>--omc-ollama.modal.run/v1/chat/completions -H "Authorization: Bearer $OMC_KEY" '
-        '-H "Content-Type: application/json" -d \'{"model": "codellama:7b", "stream": true, "messages": '
-        '[{"role": "user", "content": "Write fizzbuzz in Python"}]}\'',
-        replace={WORKSPACE_URL: url},
+    out = j.doc_script(
+        "URL=$(omc status --json | jq -r .url)",
+        'curl -N "$URL/v1/chat/completions" -H "Authorization: Bearer $OMC_KEY" -H "Content-Type: application/json" '
+        '-d \'{"model": "codellama:7b", "stream": true, "messages": [{"role": "user", "content": "Write fizzbuzz in Python"}]}\'',
+        'curl "$URL/readyz"',
         env={"OMC_KEY": key},
     ).out
-    assert "data:" in chat and "[DONE]" in chat
-    ready = j.doc("curl https://<workspace>--omc-ollama.modal.run/readyz", replace={WORKSPACE_URL: url}).out
-    assert json.loads(ready)["ready"] is True
+    chat, _, ready = out.rpartition("\n{")
+    assert "data:" in chat and "[DONE]" in chat, out
+    assert json.loads("{" + ready)["ready"] is True, out
 
 
 def ci_steps() -> list[str]:
