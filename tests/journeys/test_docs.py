@@ -161,7 +161,6 @@ def ci_steps() -> list[str]:
     return [c.text for c in all_commands() if c.kind == "ci" and c.not_run is None]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 12: docs/ci.md gates with status --check right after deploying a scale-to-zero profile")
 def test_ci_workflow_as_written(journey) -> None:
     """docs/ci.md's workflow: its run: steps in order, in a checkout of this repository, with
     the variables GitHub Actions sets. `pip install .` is what this environment already did.
