@@ -37,7 +37,6 @@ def test_bad_flags_fail_before_any_modal_call(journey) -> None:
     assert j.since(mark) == [], j.since(mark)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 11: switch-gpu a10g:0 blames the profile file, not the argument")
 def test_bad_gpu_argument_blames_the_argument(journey) -> None:
     """switch-gpu with an impossible GPU: exit 2 naming the argument (not a profile file), no change sent."""
     j = journey
