@@ -50,3 +50,20 @@ def test_omc_cost_reports_503s_for_a_scale_to_zero_server(omc, profiles_dir: Pat
     assert r.exit_code == 0 and "fail with 503" in r.stderr
     d = json.loads(omc("cost", "--profile", "a10g-balanced", "--rpm", "0.2", "--days", "1", "--json").stdout)
     assert d["primitive"] == "function" and d["server"] is None  # a web function holds requests instead
+
+
+def test_traffic_generated_a_day_at_a_time(profiles_dir: Path) -> None:
+    """Long generated traffic is never held whole: an always-up Server needs none of it to know
+    it answers no 503; a scale-to-zero one cannot be counted and says so."""
+    import pytest
+
+    from ollama_modal.config import resolve
+    from ollama_modal.cost.traffic import GeneratedTraffic
+    from ollama_modal.errors import UsageError
+    from ollama_modal.services.costplan import cost_for
+
+    report = cost_for(resolve("a10g-always-on").profile, GeneratedTraffic(0.5, 86400.0), traffic_text="generated")
+    assert report.primitive == "server" and report.unavailable.requests == 0
+    (profiles_dir / "srv.toml").write_text('extends = "a10g-balanced"\n[server]\nprimitive = "server"\n')
+    with pytest.raises(UsageError, match="held in memory"):
+        cost_for(resolve("srv").profile, GeneratedTraffic(0.5, 86400.0), traffic_text="generated")

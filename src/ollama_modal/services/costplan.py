@@ -183,15 +183,20 @@ def cost_for(profile: Any, traffic: Any, *, traffic_text: str, client_retry: boo
     kind = primitives.choose(profile).kind
     unavailable = None
     if not primitives.PRIMITIVES[kind].holds_requests_when_cold:
-        if not hasattr(traffic, "times"):
+        from ..cost.unavailable import DEFAULT_RETRY_INTERVAL_S, Unavailable
+
+        if i.policy.min_containers >= 1:  # a container is up at all times: no 503, whatever the traffic
+            unavailable = Unavailable(0, 0.0, client_retry, 0, {}, DEFAULT_RETRY_INTERVAL_S)
+        elif not hasattr(traffic, "times"):
             raise UsageError(f"{profile.name} serves as a Modal Server, whose unavailable requests are counted on traffic held "
                              "in memory", hint="use fewer --days or a lower --rpm (at most ~4 million requests)")
-        from ..cost.unavailable import server_unavailable
+        else:
+            from ..cost.unavailable import server_unavailable
 
-        unavailable = server_unavailable(
-            traffic.times, i.service, scaledown_window=i.policy.scaledown_window, cold_start_s=i.cold_start_s,
-            min_changes=min_changes(i.policy, traffic), client_retry=client_retry,
-        )
+            unavailable = server_unavailable(
+                traffic.times, i.service, scaledown_window=i.policy.scaledown_window, cold_start_s=i.cold_start_s,
+                min_changes=min_changes(i.policy, traffic), client_retry=client_retry,
+            )
     return CostReport(profile.name, traffic_text, result, i.cold_start, i.rates, kw.get("service_seconds"), mean, kind, unavailable)
 
 
