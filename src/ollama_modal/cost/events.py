@@ -100,8 +100,12 @@ class _Pool:
             kept -= 1
         return min(self.cap, max(self.cur_min, self.need, kept))
 
-    def set_need(self, t: float) -> None:
+    def set_need(self, t: float) -> bool:
+        """Update the demand; True when it changed (only then can the pool's size change,
+        besides floor changes and scale-down checks)."""
         new = min(self.cap, -(-self.n // self.kt) + self.buffer) if self.n else 0
+        if new == self.need:
+            return False
         if new < self.need:
             for j in range(new, self.need):
                 self.last_needed[j] = t
@@ -112,6 +116,7 @@ class _Pool:
             for j in range(self.need, new):
                 self.last_needed[j] = float("inf")  # needed now
         self.need = new
+        return True
 
     def adjust(self, t: float, expiring: bool = False) -> None:
         target = self.target(t, expiring)
@@ -148,8 +153,8 @@ class _Pool:
             self.running -= 1
             self.n -= 1
             self.dispatch(t)
-            self.set_need(t)
-            self.adjust(t)
+            if self.set_need(t):
+                self.adjust(t)
         elif kind == _READY:
             # payload: the stack height when it started; it is ready if still up and started then
             if payload <= len(self.starts) and self.ready_at[payload - 1] == t and self.ready < payload:
@@ -192,8 +197,8 @@ class _Pool:
             self.account(t)
             at_cap = len(self.starts) >= self.cap  # no container can start for it
             self.n += 1
-            self.set_need(t)
-            self.adjust(t)
+            if self.set_need(t):
+                self.adjust(t)
             if self.running < self.k * self.ready and not self.queue:
                 self.begin(i, t)
             else:
