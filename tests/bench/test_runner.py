@@ -30,7 +30,10 @@ async def test_clean_run_figures(fake_server):
     r = await run_bench(config(s, requests=6, concurrency=[3], gpu="A10", model_bytes=3_800_000_000))
     assert r.errors == 0 and r.errors_by_kind == {} and r.requests == 6 and r.concurrency == 3
     assert r.ttft_ms.p50 >= 40 and r.ttft_ms.p99 >= r.ttft_ms.p95 >= r.ttft_ms.p50
-    assert r.itl_ms.p50 > 0 and r.e2e_ms.p50 >= 40 + (TOKENS - 1) * 5 * 0.9
+    # Gaps are arrival times: on a busy machine several tokens can arrive in one read (a 0 ms
+    # gap), so the median may be 0; the tail still shows the server's 5 ms spacing.
+    assert r.itl_ms.p95 >= r.itl_ms.p50 >= 0 and r.itl_ms.p95 > 0
+    assert r.e2e_ms.p50 >= 40 + (TOKENS - 1) * 5 * 0.9
     assert r.per_stream_tokens_per_s.p50 > 0 and r.output_tokens_per_s > 0
     lv = r.levels[0]
     assert lv.counted_tokens == lv.output_tokens == 6 * TOKENS and lv.usage_tokens == 6 * TOKENS
