@@ -50,10 +50,10 @@ def test_show_origin(omc, monkeypatch) -> None:
     monkeypatch.setenv("OMC_MIN_CONTAINERS", "2")
     r = omc("profiles", "show", "a10g-balanced", "--origin", "--gpu", "h100")
     lines = r.stdout.splitlines()
-    assert any(line.startswith("flag:--gpu") and line.endswith('gpu.type = "H100"') for line in lines)
-    assert any(line.startswith("env:OMC_MIN_CONTAINERS") and "warm.min_containers = 2" in line for line in lines)
-    assert any("warm-balanced.toml" in line and "warm.scaledown_window = 300" in line for line in lines)
-    assert any(line.startswith("default") and "server.snapshot = false" in line for line in lines)
+    assert any(line.startswith('gpu.type = "H100"') and line.endswith("# flag --gpu") for line in lines)
+    assert any(line.startswith("warm.min_containers = 2") and line.endswith("# env OMC_MIN_CONTAINERS") for line in lines)
+    assert any(line.startswith("warm.scaledown_window = 300") and line.endswith("# built-in parts/warm-balanced.toml") for line in lines)
+    assert any(line.startswith("server.snapshot = false") and line.endswith("# default") for line in lines)
 
 
 def test_show_json_origin(omc) -> None:

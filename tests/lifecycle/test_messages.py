@@ -77,3 +77,78 @@ def test_logs_says_when_there_are_none(omc, modal_server) -> None:
     assert r.exit_code == 0, r.stderr
     assert r.stdout == ""  # stdout carries log lines only
     assert "no log lines" in r.stderr
+
+
+@pytest.fixture
+def terminal_80(monkeypatch):
+    """stdout is an 80-column terminal."""
+    import io
+
+    from rich.console import Console
+
+    from ollama_modal.cli import output
+
+    buf = io.StringIO()
+    monkeypatch.setattr(
+        output, "out", Console(file=buf, width=80, force_terminal=True, color_system=None, highlight=False, soft_wrap=True, markup=False)
+    )
+    return buf
+
+
+def _fits_80(text: str) -> None:
+    too_wide = [line for line in text.splitlines() if len(line) > 80]
+    assert not too_wide, "\n".join(too_wide)
+
+
+def test_profiles_list_is_readable_at_80_columns(omc, terminal_80) -> None:
+    r = omc("profiles", "list")
+    assert r.exit_code == 0, r.stderr
+    text = terminal_80.getvalue() + r.stdout
+    _fits_80(text)
+    for name in ("a100-always-on", "a10g-balanced", "h100-economy", "t4-always-on"):
+        assert re.search(rf"^{name} ", text, flags=re.M), f"{name} is cut:\n{text}"  # whole, on one line
+    assert "codellama:7b" in text and "$1,803.81" in text and "A100-80GB" in text
+    assert "--json" in r.stderr  # says where the hidden columns are
+
+
+def test_profiles_show_origin_is_readable_at_80_columns(omc, terminal_80) -> None:
+    r = omc("profiles", "show", "a10g-balanced", "--origin")
+    assert r.exit_code == 0, r.stderr
+    text = terminal_80.getvalue() + r.stdout
+    _fits_80(text)
+    assert "warm.scaledown_window = 300" in text and "built-in parts/warm-balanced.toml" in text
+    assert "/work/" not in text and "site-packages" not in text  # built-in files by their short name
+
+
+def test_status_is_readable_at_80_columns(omc, modal_server, terminal_80) -> None:
+    _deployed(omc)
+    omc("switch-warm", "always-on", "--yes")
+    r = omc("status", "--no-health")
+    assert r.exit_code == 0, r.stderr
+    text = terminal_80.getvalue() + r.stdout
+    _fits_80(text)
+    assert "a10g-balanced" in text and "codellama:7b" in text
+    assert "https://omc-test--omc-ollama.modal.run" in text  # the URL unbroken
+    assert not REPR.search(text), text
+
+
+def test_no_python_reprs_in_human_output(omc, modal_server) -> None:
+    runs = [
+        ("deploy", "--profile", "a10g-balanced", "--yes"),
+        ("switch-warm", "always-on", "--yes"),
+        ("deploy", "--profile", "a10g-economy", "--yes"),
+        ("deploy", "--profile", "h100-balanced", "--dry-run"),
+        ("status", "--no-health"),
+        ("switch-gpu", "h100", "--yes"),
+        ("history",),
+        ("rollback", "--yes"),
+        ("switch-warm", "--max-containers", "3", "--yes"),
+        ("status", "--no-health"),
+        ("stop", "--yes"),
+        ("status",),
+    ]
+    for args in runs:
+        r = omc(*args)
+        assert r.exit_code in (0, 4), (args, r.stderr)
+        found = REPR.search(r.stdout + r.stderr)
+        assert not found, (args, found.group(0), r.stdout + r.stderr)

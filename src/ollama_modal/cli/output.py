@@ -63,15 +63,41 @@ def print_text(text: str) -> None:
     sys.stdout.flush()
 
 
-def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+COLUMN_GAP = 3  # " │ " between columns (no outer edge)
+
+
+def table(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None, *, optional: Sequence[str] = ()
+) -> None:
+    """A table on stdout. On a terminal, ``optional`` columns, in the order given, are left out
+    while the table would be wider than it (an 80-column one, say), so that what remains reads
+    whole instead of every cell folding mid-word; stderr names what was left out. Piped output
+    keeps every column."""
+    from rich.cells import cell_len
+
+    cells = [["" if v is None else str(v) for v in r] for r in rows]
+    keep = list(range(len(columns)))
+
+    def natural_width() -> int:
+        widths = [max([cell_len(columns[i]), *(max((cell_len(x) for x in r[i].splitlines()), default=0) for r in cells)]) for i in keep]
+        return sum(widths) + COLUMN_GAP * (len(widths) - 1)
+
+    hidden: list[str] = []
+    for name in optional:
+        if not out.is_terminal or natural_width() <= out.width or name not in columns:
+            continue
+        keep.remove(columns.index(name))
+        hidden.append(name)
     t = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
-    for c in columns:
-        t.add_column(c, overflow="fold")
-    for r in rows:
+    for i in keep:
+        t.add_column(columns[i], overflow="fold")
+    for r in cells:
         # Text, not markup: cells hold users' values (paths, names, error messages), and a
         # "[/x]" in one would be read as a closing tag.
-        t.add_row(*(Text("" if v is None else str(v)) for v in r))
+        t.add_row(*(Text(r[i]) for i in keep))
     out.print(t)
+    if hidden:
+        err.print(f"({', '.join(hidden)}: not shown at this width; see a wider terminal or --json)")
 
 
 def info(message: str) -> None:

@@ -25,7 +25,7 @@ def list_cmd(json_: o.JsonOpt = False) -> None:
     table(
         ["profile", "gpu", "policy", "scaledown", "min", "model", "always-on $/mo", "idle floor $/mo", "source"],
         [
-            [r["name"], "invalid", r["error"], "", "", "", "", "", r["source"]]
+            [r["name"], "invalid", "", "", "", r["error"], "", "", r["source"]]
             if "error" in r
             else [
                 r["name"],
@@ -40,6 +40,7 @@ def list_cmd(json_: o.JsonOpt = False) -> None:
             ]
             for r in rows
         ],
+        optional=["source", "policy", "always-on $/mo"],
     )
 
 
@@ -62,13 +63,17 @@ def show_cmd(
             data = {"profile": data, "origins": {k: o_ for o_, k, _ in origin_rows(resolved)}}
         print_json(data)
     elif origin:
-        rows = origin_rows(resolved)
-        width = max(len(r[0]) for r in rows)
         import tomli_w
 
-        for src, key, value in rows:
-            rendered = tomli_w.dumps({"v": value}).strip().removeprefix("v = ")
-            print_text(f"{src:<{width}}  {key} = {rendered}")
+        from ..config.serialize import origin_label
+        from .output import out
+
+        # `key = value  # where it came from`: the keys line up on the left like the TOML they
+        # are; an origin that does not fit the line goes on its own comment line above.
+        rows = [(origin_label(src), f"{key} = {tomli_w.dumps({'v': value}).strip().removeprefix('v = ')}") for src, key, value in origin_rows(resolved)]
+        width = min(max(len(line) for _, line in rows), out.width - 4 - max(len(src) for src, _ in rows))
+        for src, line in rows:
+            print_text(f"{line:<{width}}  # {src}" if len(line) <= width else f"# {src}\n{line}")
     else:
         print_text(to_toml(resolved.profile))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import tomli_w
@@ -27,6 +28,27 @@ def _leaves(data: dict[str, Any], prefix: Key = ()) -> list[tuple[Key, Any]]:
         else:
             out.append((prefix + (k,), v))
     return out
+
+
+def origin_label(origin: Any) -> str:
+    """An origin in a few words: ``built-in parts/base.toml``, ``profiles/x.toml`` (relative to
+    the working directory when under it), ``env OMC_GPU``, ``flag --gpu``, ``default``."""
+    import os
+
+    from .loader import builtin_dir
+
+    kind, _, source = str(origin).partition(":")
+    if kind != "file":
+        return f"{kind} {source}".strip()
+    path = Path(source)
+    try:
+        return f"built-in {path.resolve().relative_to(builtin_dir().resolve()).as_posix()}"
+    except ValueError:
+        pass
+    try:
+        return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else source
+    except (OSError, ValueError):
+        return source
 
 
 def origin_rows(resolved: ResolvedProfile) -> list[tuple[str, str, Any]]:
