@@ -19,7 +19,9 @@ import threading
 
 from ..errors import RemoteError
 
-CONNECT_TIMEOUT_S = 8.0
+# Modal answers ClientHello in well under a second; with process start-up (importing modal
+# takes 1-2 s) a silent server is reported in about 8-10 s in all.
+CONNECT_TIMEOUT_S = 6.0
 UNREACHABLE_HINT = (
     "check the network connection (and MODAL_SERVER_URL, if you set it); "
     "Modal's status page: https://status.modal.com"
