@@ -24,12 +24,8 @@ import argparse
 import asyncio
 import importlib.util
 import json
-import os
-import shlex
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -154,34 +150,11 @@ def main() -> int:
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args()
 
-    ollama_port, server_port = po.free_port(), po.free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        manifest = Path(tmp, "manifests/registry.ollama.ai/library/bench-model/7b")
-        manifest.parent.mkdir(parents=True)
-        manifest.write_text("{}")
-        env = {
-            **os.environ,
-            "OLLAMA_HOST": f"127.0.0.1:{ollama_port}", "OLLAMA_MODELS": tmp,
-            "FAKE_OLLAMA_TTFT": str(args.ttft_ms / 1000), "FAKE_OLLAMA_TOKEN_DELAY": str(args.itl_ms / 1000),
-            "FAKE_OLLAMA_TOKENS": str(args.tokens),
-            "OMC_MODEL": po.MODEL, "OMC_AUTH": "bearer", "OMC_API_KEYS": po.KEY,
-            "OMC_OLLAMA_BIN": f"{shlex.quote(sys.executable)} {shlex.quote(str(po.FAKE))}",
-        }
-        procs = [
-            subprocess.Popen([sys.executable, str(po.FAKE), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-            subprocess.Popen([sys.executable, "-c", SERVER_PROCESS, str(server_port)], env=env, stdout=subprocess.DEVNULL),
-        ]
-        try:
-            po.wait_http(f"http://127.0.0.1:{ollama_port}/api/version")
-            po.wait_http(f"http://127.0.0.1:{server_port}/healthz")
-            direct = f"http://127.0.0.1:{ollama_port}/v1/chat/completions"
-            served = f"http://127.0.0.1:{server_port}/v1/chat/completions"
-            server = asyncio.run(po.measure(direct, served, 1, args.requests, args.tokens, procs[1].pid, args.ttft_ms))
-            function = asyncio.run(bridge(f"http://127.0.0.1:{ollama_port}", args.requests, args.tokens))
-        finally:
-            for p in procs:
-                p.terminate()
-                p.wait(10)
+    with po.fake_ollama_and(SERVER_PROCESS, args) as (ollama_port, server_port, server_proc):
+        direct = f"http://127.0.0.1:{ollama_port}/v1/chat/completions"
+        served = f"http://127.0.0.1:{server_port}/v1/chat/completions"
+        server = asyncio.run(po.measure(direct, served, 1, args.requests, args.tokens, server_proc.pid, args.ttft_ms))
+        function = asyncio.run(bridge(f"http://127.0.0.1:{ollama_port}", args.requests, args.tokens))
 
     if args.json:
         print(json.dumps({"server": server, "function_bridge": function}, indent=2))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shlex
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 
@@ -198,19 +200,11 @@ async def app_cpu(upstream: str, streams: int, tokens: int) -> dict:
     }
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--requests", type=int, default=32,
-                    help="proxied streams per concurrency level, at least 2 batches (same number direct)")
-    ap.add_argument("--tokens", type=int, default=24)
-    ap.add_argument("--ttft-ms", type=float, default=20.0, help="the fake's time to first token")
-    ap.add_argument("--itl-ms", type=float, default=10.0, help="the fake's time between tokens")
-    ap.add_argument("--concurrency", default="1,8,32")
-    ap.add_argument("--cpu-streams", type=int, default=24, help="streams for the in-process CPU comparison")
-    ap.add_argument("--json", action="store_true", help="print the results as JSON")
-    args = ap.parse_args()
-
-    ollama_port, proxy_port = free_port(), free_port()
+@contextlib.contextmanager
+def fake_ollama_and(front_code: str, args: argparse.Namespace) -> Iterator[tuple[int, int, subprocess.Popen]]:
+    """The fake ``ollama serve`` with the given timings, and a front process (``python -c
+    front_code PORT``) in the container's environment; yields both ports and the front process."""
+    ollama_port, front_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
         manifest = Path(tmp, "manifests/registry.ollama.ai/library/bench-model/7b")
         manifest.parent.mkdir(parents=True)
@@ -225,20 +219,36 @@ def main() -> int:
         }
         procs = [
             subprocess.Popen([sys.executable, str(FAKE), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-            subprocess.Popen([sys.executable, "-c", PROXY_SERVER, str(proxy_port)], env=env, stdout=subprocess.DEVNULL),
+            subprocess.Popen([sys.executable, "-c", front_code, str(front_port)], env=env, stdout=subprocess.DEVNULL),
         ]
         try:
             wait_http(f"http://127.0.0.1:{ollama_port}/api/version")
-            wait_http(f"http://127.0.0.1:{proxy_port}/healthz")
-            direct = f"http://127.0.0.1:{ollama_port}/v1/chat/completions"
-            proxied = f"http://127.0.0.1:{proxy_port}/v1/chat/completions"
-            rows = [asyncio.run(measure(direct, proxied, int(c), args.requests, args.tokens, procs[1].pid, args.ttft_ms))
-                    for c in args.concurrency.split(",")]
-            cpu = asyncio.run(app_cpu(f"http://127.0.0.1:{ollama_port}", args.cpu_streams, args.tokens))
+            wait_http(f"http://127.0.0.1:{front_port}/healthz")
+            yield ollama_port, front_port, procs[1]
         finally:
             for p in procs:
                 p.terminate()
                 p.wait(10)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=32,
+                    help="proxied streams per concurrency level, at least 2 batches (same number direct)")
+    ap.add_argument("--tokens", type=int, default=24)
+    ap.add_argument("--ttft-ms", type=float, default=20.0, help="the fake's time to first token")
+    ap.add_argument("--itl-ms", type=float, default=10.0, help="the fake's time between tokens")
+    ap.add_argument("--concurrency", default="1,8,32")
+    ap.add_argument("--cpu-streams", type=int, default=24, help="streams for the in-process CPU comparison")
+    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = ap.parse_args()
+
+    with fake_ollama_and(PROXY_SERVER, args) as (ollama_port, proxy_port, proxy):
+        direct = f"http://127.0.0.1:{ollama_port}/v1/chat/completions"
+        proxied = f"http://127.0.0.1:{proxy_port}/v1/chat/completions"
+        rows = [asyncio.run(measure(direct, proxied, int(c), args.requests, args.tokens, proxy.pid, args.ttft_ms))
+                for c in args.concurrency.split(",")]
+        cpu = asyncio.run(app_cpu(f"http://127.0.0.1:{ollama_port}", args.cpu_streams, args.tokens))
 
     if args.json:
         goal = {"ttft_p50_added_ms": GOAL_TTFT_MS, "per_token_added_ms": GOAL_TOKEN_MS}
