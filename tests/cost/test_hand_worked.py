@@ -177,3 +177,28 @@ def test_pool_equals_reference(rpm: float, k: int, w: float, c: float, constant:
     assert (pool.cold_starts, pool.cold_requests, pool.queued_requests, pool.max_containers_seen) == (
         events.cold_starts, events.cold_requests, events.queued_requests, events.max_containers_seen)
     np.testing.assert_allclose(pool.latencies, events.latencies, rtol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["pool", "events"])
+@pytest.mark.parametrize("min_containers, buffer", [(0, 0), (1, 0), (2, 1)])
+def test_no_requests_bills_only_the_warm_floor(method: str, min_containers: int, buffer: int) -> None:
+    """A day without requests (the idle cost `omc cost --actual` predicts when no traffic was
+    observed): min_containers are up all day, nothing else (buffer containers follow load only)."""
+    traffic = Traffic(np.empty(0), 86400.0, DEFAULT_START)
+    policy = Policy(scaledown_window=300, concurrency=4, min_containers=min_containers, buffer_containers=buffer)
+    u = usage_for(traffic, np.empty(0), policy, cold_start=30.0, method=method)
+    assert u.container_seconds == pytest.approx(86400.0 * min_containers)
+    assert u.cold_requests == 0 and u.busy_seconds == 0
+
+
+@pytest.mark.parametrize("min_containers", [0, 1])
+def test_a_day_without_requests_inside_a_trace(min_containers: int) -> None:
+    """A quiet day between requests (a chunk of the pool model with no events) is billed like the
+    per-request loop bills it, not a crash."""
+    traffic = Traffic(np.array([1.0, 6 * 86400.0]), 7 * 86400.0, DEFAULT_START)
+    service = np.array([5.0, 5.0])
+    policy = Policy(scaledown_window=300, concurrency=4, min_containers=min_containers)
+    pool = usage_for(traffic, service, policy, cold_start=30.0, method="pool")
+    events = usage_for(traffic, service, policy, cold_start=30.0, method="events")
+    assert pool.container_seconds == pytest.approx(events.container_seconds)
+    assert (pool.cold_starts, pool.cold_requests) == (events.cold_starts, events.cold_requests)

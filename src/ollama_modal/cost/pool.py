@@ -158,7 +158,7 @@ class _Demand:
         self.cpos[order[comp]] = comp  # where each request's completion sits
         self.n_at = self.n[self.is_arr]  # arrivals come in index order (stable sort, A sorted)
         self.rec_pos, self.rec_lvl = _crossings(self.n, self.is_arr, kt, buffer, base, cap)
-        self.nxt = np.append(self.times[1:], self.times[-1])
+        self.nxt = np.append(self.times[1:], self.times[-1:])  # [-1:]: no events, no next
         self.busy0 = _busy(self.times, self.nxt, self.n, k, cap, t0, te)
 
     def state(self, F: np.ndarray, window: float) -> tuple[tuple[np.ndarray, ...], Callable[[np.ndarray], np.ndarray], float]:
