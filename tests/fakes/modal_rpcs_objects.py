@@ -192,6 +192,29 @@ class ObjectRpcs(RpcBase):
         await stream.recv_message()
         await stream.send_message(api_pb2.WorkspaceBillingRatesResponse(rates=dict(self.state.billing_rates)))
 
+    async def WorkspaceBillingReport(self, stream: Any) -> None:
+        """The test's rows inside [start rounded down to its interval, end), whole intervals only,
+        each with the asked tag columns (``*``: all); streamed one message per row like Modal."""
+        req = await stream.recv_message()
+        step = {"d": 86400, "h": 3600}.get(req.resolution)
+        if step is None:
+            raise GRPCError(Status.INVALID_ARGUMENT, f"unknown resolution {req.resolution!r}")
+        start = req.start_timestamp.seconds // step * step
+        end = req.end_timestamp.seconds
+        names = set(req.tag_names)
+        with self.state.lock:
+            rows = sorted(self.state.billing_rows, key=lambda r: (r.interval_start, r.object_id))
+        for r in rows:
+            if not (start <= r.interval_start and r.interval_start + step <= end):
+                continue
+            item = api_pb2.WorkspaceBillingReportItem(
+                object_id=r.object_id, description=r.description, environment_name=r.environment_name, cost=r.cost,
+                cost_by_resource=dict(r.cost_by_resource),
+                tags={k: v for k, v in r.tags.items() if "*" in names or k in names},
+            )
+            item.interval.FromSeconds(int(r.interval_start))
+            await stream.send_message(item)
+
     # -- workspace proxy tokens (Modal's proxy auth: wk-... id, ws-... secret) ---------------
     async def WebhookTokenCreate(self, stream: Any) -> None:
         req = await stream.recv_message()

@@ -119,6 +119,19 @@ class SecretRecord:
     updated: int = 0
 
 
+@dataclass
+class BillingRecord:
+    """One billing report row: an object (an App) over one interval; money as Modal's decimal text."""
+
+    object_id: str
+    interval_start: float  # UNIX time, the start of the interval
+    cost: str  # e.g. "12.345678"
+    cost_by_resource: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # every tag the object carried then
+    description: str = ""
+    environment_name: str = "main"
+
+
 class ControlPlaneState:
     """All records; guarded by one lock because tests read while the server thread writes."""
 
@@ -165,6 +178,9 @@ class ControlPlaneState:
         self.server_requests: dict[str, list[tuple]] = {}
         # When set, a Modal Server's URL (the data plane serves it on loopback): (label, region, env) -> URL.
         self.server_url_hook: Callable[[str, str, str], str] | None = None
+        # Workspace billing report rows a test controls (see ``BillingRecord``); WorkspaceBillingReport
+        # answers the ones inside the asked range, each with only the tag columns asked for.
+        self.billing_rows: list[BillingRecord] = []
         # Workspace proxy tokens: id (wk-...) -> {"name", "secret" (ws-...), "created_at"}.
         self.proxy_tokens: dict[str, dict[str, Any]] = {}
 

@@ -7,6 +7,8 @@ dataclasses, never SDK objects.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 
@@ -132,4 +134,17 @@ class ProxyToken:
         return asdict(self)
 
 
-__all__ = ["AppInfo", "AutoscalerSettings", "CurrentStats", "DeployOutcome", "Deployment", "ProxyToken", "RequestRecord", "RequestStats"]
+__all__ = ["AppInfo", "BillingRow", "AutoscalerSettings", "CurrentStats", "DeployOutcome", "Deployment", "ProxyToken", "RequestRecord", "RequestStats"]
+
+
+@dataclass(frozen=True)
+class BillingRow:
+    """One row of Modal's workspace billing report: one object (an App) over one interval."""
+
+    object_id: str
+    description: str
+    environment_name: str
+    interval_start: datetime  # UTC
+    cost: Decimal  # USD, as Modal states it (exact decimal)
+    cost_by_resource: dict[str, Decimal] = field(default_factory=dict)  # "CPU", "Memory", a GPU type...
+    tags: dict[str, str] = field(default_factory=dict)  # only the tag names asked for

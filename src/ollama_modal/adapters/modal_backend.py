@@ -425,6 +425,42 @@ class ModalBackend:
             except NotFoundError:
                 return False
 
+    def billing_report(self, start: datetime, end: datetime, tag_names: list[str], resolution: str = "d") -> list[Any]:
+        """Modal's billing report of the workspace, one ``BillingRow`` per object and interval
+        (``Workspace.billing.report``; ``tag_names`` adds those tag columns, it filters nothing).
+
+        Billing reports need a Team or Enterprise plan and a role allowed to see billing: a
+        refusal is a ``RemoteError`` that says so (exit 3)."""
+        import modal
+
+        from . import BillingRow
+
+        with self._remote("reading the workspace billing report"):
+            try:
+                items = modal.Workspace.from_context().billing.report(
+                    start=start, end=end, resolution=resolution, tag_names=list(tag_names)
+                )
+            except Exception as exc:  # noqa: BLE001 - a refusal gets its own message, the rest is translated
+                if _permission_denied(exc):
+                    raise RemoteError(
+                        f"this workspace's billing report is not available to these credentials: {str(exc).strip() or 'permission denied'}",
+                        hint="billing reports need a Modal Team or Enterprise plan and a workspace role that can see billing; "
+                        "check with `modal billing report --for today`",
+                    ) from exc
+                raise
+        return [
+            BillingRow(
+                object_id=i.object_id,
+                description=i.description,
+                environment_name=i.environment_name,
+                interval_start=i.interval_start.astimezone(timezone.utc),
+                cost=i.cost,
+                cost_by_resource=dict(i.cost_by_resource),
+                tags=dict(i.tags),
+            )
+            for i in items
+        ]
+
     def billing_rates(self) -> dict[str, float]:
         """Live per-second prices of the workspace (keys as Modal names them)."""
         import modal
@@ -432,6 +468,16 @@ class ModalBackend:
         with self._remote("reading billing rates"):
             rates = modal.Workspace.from_context().billing.rates()
             return {k: float(v) for k, v in rates.items()}
+
+
+def _permission_denied(exc: BaseException) -> bool:
+    from grpclib import GRPCError, Status
+    from modal import exception as mx
+
+    if isinstance(exc, mx.PermissionDeniedError):
+        return True
+    status = getattr(exc, "_grpc_status", None) if isinstance(exc, mx.Error) else getattr(exc, "status", None)
+    return status == Status.PERMISSION_DENIED or (isinstance(exc, GRPCError) and exc.status == Status.PERMISSION_DENIED)
 
 
 def _check_reachable() -> None:

@@ -33,7 +33,9 @@ FromAppOpt = Annotated[
     bool, typer.Option("--from-app", help="Use the deployed app's real requests (a Modal Server's history, see `omc traffic`) as the trace.")
 ]
 SinceOpt = Annotated[str, typer.Option("--since", help="With --from-app: how far back, e.g. 6h, 2d (at most 7d).")]
-AppFromOpt = Annotated[Optional[str], typer.Option("--app", help="With --from-app: the deployed app (default: the omc-managed one).")]
+AppFromOpt = Annotated[
+    Optional[str], typer.Option("--app", help="With --from-app or --actual: the deployed app (default: the omc-managed one).")
+]
 
 
 def _traffic(rpm, pattern, trace, days, from_app: bool = False, app: str | None = None, since: str = "7d", env: str | None = None):
@@ -101,7 +103,23 @@ def cost_cmd(
     from_app: FromAppOpt = False,
     app: AppFromOpt = None,
     since: SinceOpt = "7d",
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG of cost and cold-start share against scaledown_window.")] = None,
+    plot: Annotated[
+        Optional[Path],
+        typer.Option("--plot", help="Write a PNG of cost and cold-start share against scaledown_window (with --actual: "
+                     "predicted against billed cost per day)."),
+    ] = None,
+    actual: Annotated[
+        bool,
+        typer.Option("--actual", help="What Modal billed the deployed app, by day and resource, beside omc's prediction for the "
+                     "same days and its error (needs billing-report access: a Team or Enterprise plan)."),
+    ] = False,
+    for_: Annotated[
+        Optional[str],
+        typer.Option("--for", help='With --actual: "last N days" (default: last 7 days), "last week", "yesterday", '
+                     '"this month" or "last month" (whole UTC days).'),
+    ] = None,
+    start: Annotated[Optional[str], typer.Option("--start", help="With --actual: first day, YYYY-MM-DD (UTC).")] = None,
+    end: Annotated[Optional[str], typer.Option("--end", help="With --actual: day after the last, YYYY-MM-DD (UTC; default today).")] = None,
     client_retry: Annotated[
         bool,
         typer.Option(
@@ -119,6 +137,14 @@ def cost_cmd(
     from ..services.costplan import cost_for
     from .output import info, print_json, table, usd, warn, working
 
+    if actual:
+        if compare or compare_flag or rpm is not None or pattern or trace is not None or from_app:
+            raise UsageError("--actual costs the deployed app on the days Modal billed (on its request history where Modal "
+                             "keeps one): it takes no --compare, --rpm, --pattern, --trace or --from-app",
+                             hint="omc cost --actual [--for \"last month\" | --start DAY --end DAY] [--app NAME]")
+        return _actual_cmd(app, env, for_, start, end, plot, live_prices, json_)
+    if for_ is not None or start is not None or end is not None:
+        raise UsageError("--for, --start and --end go with --actual", hint="omc cost --actual --for \"last month\"")
     if compare and not compare_flag:
         raise UsageError(f"unexpected arguments {compare}", hint="to compare profiles: omc cost --profile A --compare B C")
     if plot is not None:
@@ -180,6 +206,46 @@ def cost_cmd(
         else:
             warn(f"{rep.profile} serves as a Modal Server: {share} arrive while no container is up and fail with 503 "
                  "(clients that do not retry); keep min_containers >= 1 or use server.primitive = \"function\"")
+
+
+def _actual_cmd(app, env, for_, start, end, plot, live_prices, json_) -> None:
+    from ..services.actual import actual_cost, period
+    from ..services.apps import pick_app
+    from .common import backend
+    from .output import info, print_json, table, warn
+
+    span = period(for_, start, end)  # bad input: exit 2 before anything is sent
+    if plot is not None:
+        from ..safeio import check_output_file
+
+        check_output_file(plot, flag="--plot")
+    be = backend(env)
+    live = _live(live_prices, env)
+    rep = actual_cost(be, pick_app(be, app), span, live_rates=live)
+    if plot is not None:
+        from ..cost.plot import plot_actual
+        from ..safeio import write_problem
+
+        try:
+            plot_actual([d.date for d in rep.days], [float(d.predicted_usd) for d in rep.days], [float(d.billed_usd) for d in rep.days],
+                        plot, title=f"{rep.app} ({rep.profile}): predicted vs billed, {span.text}")
+        except OSError as e:
+            raise write_problem("--plot", plot, e) from None
+        info(f"wrote {plot}")
+    if json_:
+        print_json(rep.model_dump(mode="json"))
+        return
+    rows = [[d.date, f"${d.billed_usd:,.2f}", f"${d.predicted_usd:,.2f}",
+             ", ".join(f"{k} ${v:,.2f}" for k, v in d.billed_by_resource.items()) or "-"] for d in rep.days]
+    rows.append(["total", f"${rep.billed_usd:,.2f}", f"${rep.predicted_usd:,.2f}",
+                 ", ".join(f"{k} ${v:,.2f}" for k, v in rep.billed_by_resource.items()) or "-"])
+    table(["day (UTC)", "billed", "predicted", "billed by resource"], rows, title=f"{rep.app}: {span.text}")
+    error = "n/a (nothing billed)" if rep.error_pct is None else f"{rep.error_pct:+.1f}%"
+    info(f"prediction error: {error}; {rep.billing_rows} billing rows of app {rep.app} ({rep.app_id})")
+    if rep.traffic_observed:
+        info(f"prediction: {rep.prediction}")
+    else:
+        warn(f"prediction: {rep.prediction}")
 
 
 def recommend_cmd(

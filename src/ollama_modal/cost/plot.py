@@ -97,3 +97,27 @@ def plot_window_sweep(
                  f"(concurrency {policy.concurrency}, min_containers {policy.min_containers})", fontsize=10)
     fig.savefig(str(path), format="png")
     return points
+
+
+def plot_actual(days: Sequence[str], predicted: Sequence[float], billed: Sequence[float], path: str | Path, *, title: str) -> None:
+    """Predicted against billed cost per day (``omc cost --actual --plot``), as a PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    x = np.arange(len(days))
+    fig = Figure(figsize=(8.5, 4.8), dpi=120, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    width = 0.4
+    ax.bar(x - width / 2, billed, width, color="#1f5fa8", label="billed by Modal")
+    ax.bar(x + width / 2, predicted, width, color="#e0a030", label="predicted by omc")
+    ax.set_xticks(x)
+    step = max(1, len(days) // 15)
+    ax.set_xticklabels([d if i % step == 0 else "" for i, d in enumerate(days)], rotation=45, ha="right")
+    ax.set_ylabel("cost per day (USD)")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.2f}"))
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=9)
+    ax.set_title(title, fontsize=10)
+    fig.savefig(str(path), format="png")
