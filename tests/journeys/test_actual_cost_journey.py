@@ -37,17 +37,15 @@ def test_deploy_then_the_bill_beside_the_prediction(journey, tmp_path) -> None:
     assert out["error_pct"] == round(float((7 * Decimal("8.64") - Decimal("18.5")) / Decimal("18.5") * 100), 1)
     assert out["traffic_observed"] is False and "no traffic was observed" in out["prediction"]
 
-    table = j.omc("cost", "--actual", "--plot", "bill.png")
+    # The lines docs/cost.md shows, as a user types them.
+    table = j.doc("omc cost --actual")
     assert "prediction error: +226.9%" in table.err and "no traffic was observed" in table.err
     assert "total" in table.out and "$18.50" in table.out
+    j.doc('omc cost --actual --for "last month" --plot bill.png')
     assert (j.cwd / "bill.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-    # The lines docs/cost.md shows, as a user types them.
-    j.shell('omc cost --actual --for "last month" --plot bill.png')
-    last = today.replace(day=1)
-    shown = j.shell(f"omc cost --actual --start {(last - timedelta(days=1)).replace(day=1).date()} --end {last.date()} "
-                    "--app omc-ollama --json").out
-    assert '"app": "omc-ollama"' in shown or '"app":"omc-ollama"' in shown
+    november = j.doc("omc cost --actual --start 2026-11-01 --end 2026-12-01 --app omc-ollama --json").json()
+    assert (november["start"], november["end"]) == ("2026-11-01T00:00:00+00:00", "2026-12-01T00:00:00+00:00")
+    assert len(november["days"]) == 30 and november["app"] == "omc-ollama"
 
     # A workspace whose plan or role cannot read billing reports: a message, exit 3.
     j.server.fail("WorkspaceBillingReport", "PERMISSION_DENIED", times=None)
