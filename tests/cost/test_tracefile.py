@@ -3,6 +3,7 @@ hostile input is a UsageError (exit 2) naming the file and the line."""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ollama_modal.cost import tracefile
 from ollama_modal.cost.traffic import load_trace
 from ollama_modal.errors import UsageError
 
@@ -78,3 +80,31 @@ def test_a_trace_longer_than_the_longest_span_is_refused(tmp_path: Path) -> None
     path.write_text("timestamp\n0\n" + f"{3651 * 86400}\n")
     with pytest.raises(UsageError, match="more than 3650 days"):
         load_trace(path)
+
+
+class _Endless(io.RawIOBase):
+    """A 64 MiB file with no newline after ``first``; counts what was read from it."""
+
+    SIZE = 64 * 1024 * 1024
+
+    def __init__(self, first: bytes = b"") -> None:
+        self.first, self.served = first, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        if self.served >= self.SIZE:
+            return 0
+        fill = (self.first + b"1" * len(b))[: len(b)] if self.served == 0 else b"1" * len(b)
+        b[: len(fill)] = fill
+        self.served += len(fill)
+        return len(fill)
+
+
+@pytest.mark.parametrize("reader,first", [(tracefile._jsonl, b""), (tracefile._csv, b"timestamp\n")])
+def test_an_endless_line_is_refused_without_reading_it_whole(reader, first):
+    raw = _Endless(first)
+    with pytest.raises(UsageError, match="line longer than 128 KiB"):
+        list(reader(io.BufferedReader(raw), "t"))
+    assert raw.served < 16 * 1024 * 1024

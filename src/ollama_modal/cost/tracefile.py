@@ -37,17 +37,40 @@ MAX_UNIX = 253402300799.0
 MAX_TOKENS = 10_000_000.0
 
 
+def _too_long(label: str, line: int) -> UsageError:
+    return UsageError(f"{label}:{line}: line longer than {MAX_LINE_BYTES // 1024} KiB; {FIX}")
+
+
 def _blocks(fh: io.BufferedReader, label: str, first_line: int) -> Iterator[tuple[int, list[str]]]:
-    """(line number of the block's first line, its lines decoded), BLOCK_LINES at a time."""
+    """(line number of the block's first line, its lines decoded), about BLOCK_LINES at a time.
+
+    Read in fixed-size chunks, not by line: a file with one endless line is refused once the
+    line passes MAX_LINE_BYTES, before more of it is read."""
     line_no = first_line
+    rest = b""
     while True:
-        raw = fh.readlines(BLOCK_LINES * 64)
-        if not raw:
+        chunk = fh.read(BLOCK_LINES * 64)
+        data = rest + chunk
+        if chunk:
+            cut = data.rfind(b"\n") + 1
+            data, rest = data[:cut], data[cut:]
+            if len(rest) > MAX_LINE_BYTES:
+                raise _too_long(label, line_no + data.count(b"\n"))
+            if not data:
+                continue
+        elif not data:
             return
+        else:
+            rest = b""
+        raw = data.split(b"\n")
+        if data.endswith(b"\n"):
+            raw.pop()
+            raw = [line + b"\n" for line in raw]
+        else:  # the last line of the file, without its newline
+            raw = [line + b"\n" for line in raw[:-1]] + raw[-1:]
         for j, line in enumerate(raw):
             if len(line) > MAX_LINE_BYTES:
-                raise UsageError(f"{label}:{line_no + j}: line longer than {MAX_LINE_BYTES // 1024} KiB; {FIX}")
-        data = b"".join(raw)
+                raise _too_long(label, line_no + j)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -143,9 +166,9 @@ def _to_tokens(values: list[object], lines: np.ndarray, label: str) -> np.ndarra
 
 
 def _csv(fh: io.BufferedReader, label: str) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    head = fh.readline()
+    head = fh.readline(MAX_LINE_BYTES + 1)  # bounded: an endless first line is not read whole
     if len(head) > MAX_LINE_BYTES:
-        raise UsageError(f"{label}:1: line longer than {MAX_LINE_BYTES // 1024} KiB; {FIX}")
+        raise _too_long(label, 1)
     try:
         fields = [f.strip() for f in next(csv.reader([head.decode("utf-8")]), [])]
     except UnicodeDecodeError:
