@@ -31,8 +31,8 @@ behaves like Modal's routing proxy: while no container is up it answers **503 at
 starts one in the background (requests are not held); a container counts as up once its
 ``@modal.enter`` methods returned and the Server's port (``http_config.port``, as recorded)
 accepts connections; then requests go straight to that port. The ingress records each answered
-request (time, status, duration), which ``ServerGetTimeRangeStats`` reports unless a test set
-other figures.
+request (time on the control plane's ``clock``, status, duration), which ``ServerRequestFetch``
+returns and ``ServerGetTimeRangeStats`` reports unless a test set other figures.
 """
 
 from __future__ import annotations
@@ -233,7 +233,7 @@ class DataPlane:
                 body += msg.get("body", b"")
                 if not msg.get("more_body"):
                     break
-            began = time.time()
+            began = plane.state.clock()  # Modal's clock: a test may set when requests happen
             status = [0]
 
             async def answered(message) -> None:  # noqa: ANN001 - ASGI message
@@ -248,7 +248,7 @@ class DataPlane:
                 ep.inflight -= 1
                 ep.last_used = time.monotonic()
                 if ep.is_server and status[0]:
-                    plane.record_server_request(ep, began, status[0], time.time() - began, scope["path"])
+                    plane.record_server_request(ep, began, status[0], plane.state.clock() - began, scope["path"])
 
         return app
 

@@ -49,12 +49,9 @@ def _traffic(rpm, pattern, trace, days, from_app: bool = False, app: str | None 
 
 def _app_traffic(rpm, pattern, trace, app, since, env):
     """The deployed app's requests of the last ``since``, read as a trace (`omc traffic`)."""
-    import tempfile
-
-    from ..cost.traffic import load_trace
     from ..errors import UsageError
     from ..services.apps import pick_app
-    from ..services.traffic_export import export, parse_since, to_csv, window
+    from ..services.traffic_export import as_traffic, export, parse_since, window
     from .common import backend
 
     if rpm is not None or pattern or trace is not None:
@@ -65,11 +62,7 @@ def _app_traffic(rpm, pattern, trace, app, since, env):
     rows = export(be, name, start, end)
     if not rows:
         raise UsageError(f"app {name!r} answered no requests in the last {since}", hint="try a longer --since, or --rpm N")
-    with tempfile.TemporaryDirectory(prefix="omc-traffic-") as tmp:
-        path = Path(tmp) / "trace.csv"
-        path.write_text(to_csv(rows), encoding="utf-8")
-        traffic = load_trace(path)
-    return traffic, f"{len(rows)} requests {name} answered in the last {since}"
+    return as_traffic(rows), f"{len(rows)} requests {name} answered in the last {since}"
 
 
 def _progress(status, message: str):
@@ -111,7 +104,8 @@ def cost_cmd(
     actual: Annotated[
         bool,
         typer.Option("--actual", help="What Modal billed the deployed app, by day and resource, beside omc's prediction for the "
-                     "same days and its error (needs billing-report access: a Team or Enterprise plan)."),
+                     "same days (on the app's real requests where its request history covers the day, else the idle "
+                     "cost) and its error (needs billing-report access: a Team or Enterprise plan)."),
     ] = False,
     for_: Annotated[
         Optional[str],
@@ -235,17 +229,32 @@ def _actual_cmd(app, env, for_, start, end, plot, live_prices, json_) -> None:
     if json_:
         print_json(rep.model_dump(mode="json"))
         return
-    rows = [[d.date, f"${d.billed_usd:,.2f}", f"${d.predicted_usd:,.2f}",
+    def basis(d) -> str:  # noqa: ANN001 - an ActualDay
+        return f"observed: {_n(d.requests, 'request')}" if d.traffic_observed else "idle cost *"
+
+    rows = [[d.date, f"${d.billed_usd:,.2f}", f"${d.predicted_usd:,.2f}", basis(d),
              ", ".join(f"{k} ${v:,.2f}" for k, v in d.billed_by_resource.items()) or "-"] for d in rep.days]
     rows.append(["total", f"${rep.billed_usd:,.2f}", f"${rep.predicted_usd:,.2f}",
+                 f"{rep.observed_days} of {len(rep.days)} days observed",
                  ", ".join(f"{k} ${v:,.2f}" for k, v in rep.billed_by_resource.items()) or "-"])
-    table(["day (UTC)", "billed", "predicted", "billed by resource"], rows, title=f"{rep.app}: {span.text}")
+    table(["day (UTC)", "billed", "predicted", "predicted on", "billed by resource"], rows, title=f"{rep.app}: {span.text}",
+          optional=["billed by resource"])
     error = "n/a (nothing billed)" if rep.error_pct is None else f"{rep.error_pct:+.1f}%"
     info(f"prediction error: {error}; {rep.billing_rows} billing rows of app {rep.app} ({rep.app_id})")
+    if rep.observed_days:
+        obs_error = "n/a (nothing billed on them)" if rep.observed_error_pct is None else f"{rep.observed_error_pct:+.1f}%"
+        info(f"predicted from real traffic: {_n(rep.observed_days, 'day')}, {_n(rep.requests, 'request')} from the app's request "
+             f"history; error on those days: {obs_error}")
+    if rep.unobserved:
+        warn(f"* idle cost only (no requests simulated) on {rep.unobserved}")
     if rep.traffic_observed:
         info(f"prediction: {rep.prediction}")
     else:
         warn(f"prediction: {rep.prediction}")
+
+
+def _n(count: int | None, noun: str) -> str:
+    return f"{count or 0:,} {noun}{'' if count == 1 else 's'}"
 
 
 def recommend_cmd(

@@ -6,8 +6,11 @@ this app's when its object id is the deployed app's (Modal keeps the id across d
 for an app id omc no longer sees (the app was stopped and deployed anew), when its omc tags
 name the same profile and its description the same app name. The prediction simulates the
 deployed profile (as recorded on the app's tags, live warm overrides and a GPU switch
-included) for each billed day: on the observed traffic when it is given, otherwise with no
-requests at all (the idle cost of the warm policy), and the result says so.
+included) for each billed day. A day the app's request history covers whole (Modal keeps a
+Server's for 7 days; ``traffic_export.export`` reads it) is simulated on that day's real
+requests; any other day with no requests at all (the idle cost of the warm policy). Each day
+says which, and the result says why the others are not observed (history older than Modal
+keeps it, or none kept for the app's serving primitive).
 """
 
 from __future__ import annotations
@@ -103,6 +106,10 @@ class ActualDay(BaseModel):
     predicted_usd: Decimal = Field(description="What omc predicts for that day.")
     billed_by_resource: dict[str, Decimal] = Field(description="The bill by resource as Modal names them (CPU, Memory, a GPU...).")
     predicted_by_resource: dict[str, Decimal] = Field(description="The prediction by resource: gpu, cpu, memory.")
+    traffic_observed: bool = Field(
+        default=False, description="True: predicted on the day's real requests; false: the idle cost (no request history for the day)."
+    )
+    requests: Optional[int] = Field(default=None, description="Requests the history holds for the day (null: not observed).")
 
 
 class ActualCost(BaseModel):
@@ -120,10 +127,22 @@ class ActualCost(BaseModel):
     predicted_usd: Decimal
     error_pct: Optional[float] = Field(description="(predicted - billed) / billed x 100; null when nothing was billed.")
     billed_by_resource: dict[str, Decimal]
-    traffic_observed: bool = Field(description="False: the prediction is the idle cost of the warm policy, no requests.")
+    traffic_observed: bool = Field(
+        description="True: at least one day is predicted on the app's real requests; false: every day is the idle cost "
+        "of the warm policy, no requests."
+    )
     prediction: str = Field(description="What the prediction rests on.")
     billing_rows: int = Field(description="Report rows attributed to the app.")
     days: list[ActualDay]
+    observed_days: int = Field(default=0, description="Days predicted on the real requests (days[].traffic_observed).")
+    requests: int = Field(default=0, description="Real requests simulated, over the observed days.")
+    observed_error_pct: Optional[float] = Field(
+        default=None, description="The error over the observed days only; null when none was observed or nothing billed on them."
+    )
+    history_from: Optional[str] = Field(
+        default=None, description="Oldest time the app's request history covers (ISO 8601 UTC); null when it keeps none."
+    )
+    unobserved: Optional[str] = Field(default=None, description="Why the other days are not observed (null: every day is).")
 
 
 def _money(x: float) -> Decimal:
@@ -174,10 +193,12 @@ def _belongs(row: Any, app: str, app_id: str, profile: str | None) -> bool:
     )
 
 
-def predict_days(profile: Any, days: list[date], observed: Any = None, live_rates: dict[str, float] | None = None) -> list[dict[str, Decimal]]:
+def predict_days(profile: Any, days: list[date], observed: Any = None, live_rates: dict[str, float] | None = None,
+                 observed_days: set[date] | None = None) -> list[dict[str, Decimal]]:
     """Per day: the predicted cost by resource (gpu, cpu, memory). ``observed`` (a
-    ``cost.traffic.Traffic`` whose ``start`` is the first day's midnight) is cut into days;
-    without it each day has no requests."""
+    ``cost.traffic.Traffic``, any ``start``) is cut into days; the days in ``observed_days``
+    (default: every day, when ``observed`` is given) are simulated on their requests, the others
+    with no requests."""
     import numpy as np
 
     from ..cost.simulator import simulate
@@ -185,13 +206,10 @@ def predict_days(profile: Any, days: list[date], observed: Any = None, live_rate
     from .costplan import prepare
 
     out = []
-    for i, day in enumerate(days):
+    for day in days:
         start = _midnight(day).timestamp()
-        if observed is not None:
-            offset = start - observed.start
-            keep = (observed.times >= offset) & (observed.times < offset + DAY)
-            tokens = observed.output_tokens[keep] if observed.output_tokens is not None else None
-            traffic = Traffic(observed.times[keep] - offset, DAY, start, tokens, observed.source)
+        if observed is not None and (observed_days is None or day in observed_days):
+            traffic = day_traffic(observed, day)
         else:
             traffic = Traffic(np.empty(0), DAY, start)
         inputs = prepare(profile, traffic, live_rates=live_rates)
@@ -206,6 +224,69 @@ def predict_days(profile: Any, days: list[date], observed: Any = None, live_rate
     return out
 
 
+def day_traffic(observed: Any, day: date) -> Any:
+    """The requests of one UTC day of ``observed``, as a day-long Traffic starting at its midnight."""
+    from ..cost.traffic import Traffic
+
+    start = _midnight(day).timestamp()
+    offset = start - observed.start
+    keep = (observed.times >= offset) & (observed.times < offset + DAY)
+    tokens = observed.output_tokens[keep] if observed.output_tokens is not None else None
+    return Traffic(observed.times[keep] - offset, DAY, start, tokens, observed.source)
+
+
+class History(BaseModel):
+    """What the app's request history gives for a period: the days it covers whole, their
+    requests as Traffic, and why the other days are not covered."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    covered: list[date]
+    traffic: Any = None
+    since: Optional[datetime] = None
+    reason: Optional[str] = None
+
+
+def observed_history(backend: Any, app: str, span: Period, now: datetime | None = None) -> History:
+    """The app's real requests on the days of ``span`` its request history covers whole.
+
+    Modal keeps a Server's request history for ``traffic_export.MAX_SPAN``; a day that began
+    before that is not covered (part of it is gone). A primitive without a history (export
+    refuses with a UsageError) covers no day. A failing fetch is a RemoteError (exit 3)."""
+    from . import traffic_export
+
+    now = now or datetime.now(timezone.utc)
+    kept = now - traffic_export.MAX_SPAN
+    days = span.days
+    covered = [d for d in days if _midnight(d) >= kept]
+    old = [d for d in days if d not in covered]
+    old_reason = (
+        f"{_days_text(old)}: older than the {traffic_export.MAX_SPAN.days} days Modal keeps the request history "
+        f"(it reaches back to {kept.isoformat(timespec='minutes')})" if old else None
+    )
+    if not covered:
+        return History(covered=[], since=kept, reason=old_reason)
+    first = _midnight(covered[0])
+    try:
+        rows = traffic_export.export(backend, app, first, span.end)
+    except UsageError as e:  # no history kept for this primitive
+        return History(covered=[], since=None, reason=f"{_days_text(days)}: {e.message}")
+    traffic = traffic_export.as_traffic(rows) if rows else None
+    return History(covered=covered, traffic=traffic, since=kept, reason=old_reason)
+
+
+def _days_text(days: list[date]) -> str:
+    if not days:
+        return ""
+    if len(days) == 1:
+        return days[0].isoformat()
+    return f"{days[0].isoformat()} to {days[-1].isoformat()} ({len(days)} days)"
+
+
+def _error(predicted: Decimal, billed: Decimal) -> Optional[float]:
+    return None if billed == 0 else round(float((predicted - billed) / billed * 100), 1)
+
+
 def actual_cost(
     backend: Any,
     app: str,
@@ -213,8 +294,13 @@ def actual_cost(
     *,
     observed: Any = None,
     live_rates: dict[str, float] | None = None,
+    history: bool = True,
+    now: datetime | None = None,
 ) -> ActualCost:
-    """The bill of ``app`` over ``span`` beside the prediction (see the module docstring)."""
+    """The bill of ``app`` over ``span`` beside the prediction (see the module docstring).
+
+    ``observed`` (Traffic) is used for every day instead of the app's request history;
+    ``history=False`` reads no history (every day is the idle cost)."""
     info = backend.app_info(app)
     if info is None:
         raise NotDeployed(app, backend.environment)
@@ -222,7 +308,17 @@ def actual_cost(
     recorded = T.read(info.tags, T.PROFILE)
     rows = [r for r in backend.billing_report(span.start, span.end, TAG_COLUMNS) if _belongs(r, app, info.app_id, recorded)]
     days = span.days
-    predicted = predict_days(profile, days, observed, live_rates)
+    if observed is not None:
+        seen = History(covered=list(days), traffic=observed)
+    elif history:
+        seen = observed_history(backend, app, span, now)
+    else:
+        seen = History(covered=[], reason=f"{_days_text(days)}: the request history was not read")
+    covered = set(seen.covered)
+    if seen.traffic is None and covered:  # the history covers these days and holds no request
+        seen.traffic = _no_requests(span)
+    predicted = predict_days(profile, days, seen.traffic, live_rates, covered)
+    counts = {d: int(day_traffic(seen.traffic, d).times.size) for d in covered} if seen.traffic is not None else {}
     billed: dict[date, Decimal] = {d: Decimal(0) for d in days}
     billed_res: dict[date, dict[str, Decimal]] = {d: {} for d in days}
     for r in rows:
@@ -234,7 +330,8 @@ def actual_cost(
             billed_res[d][k] = billed_res[d].get(k, Decimal(0)) + v
     out_days = [
         ActualDay(date=d.isoformat(), billed_usd=billed[d], predicted_usd=sum(p.values(), Decimal(0)),
-                  billed_by_resource=dict(sorted(billed_res[d].items())), predicted_by_resource=p)
+                  billed_by_resource=dict(sorted(billed_res[d].items())), predicted_by_resource=p,
+                  traffic_observed=d in covered, requests=counts.get(d))
         for d, p in zip(days, predicted)
     ]
     total_billed = sum((d.billed_usd for d in out_days), Decimal(0))
@@ -243,14 +340,32 @@ def actual_cost(
     for d in out_days:
         for k, v in d.billed_by_resource.items():
             by_resource[k] = by_resource.get(k, Decimal(0)) + v
-    error = None if total_billed == 0 else round(float((total_predicted - total_billed) / total_billed * 100), 1)
-    basis = (
-        f"{profile.name} simulated on the observed traffic" if observed is not None
-        else f"{profile.name}'s idle cost: no traffic was observed for this period, so the prediction "
-             "counts only the containers the warm policy keeps up (min_containers, warm windows)"
-    )
+    obs = [d for d in out_days if d.traffic_observed]
+    requests = sum(d.requests or 0 for d in obs)
+    idle = (f"{profile.name}'s idle cost: the containers the warm policy keeps up (min_containers, warm windows), "
+            "no requests")
+    if not obs:
+        basis = f"{idle}; no traffic was observed for this period"
+    elif len(obs) == len(out_days):
+        basis = f"{profile.name} simulated on the observed traffic: {requests:,} requests on {len(obs)} days"
+    else:
+        basis = (f"{profile.name} simulated on the observed traffic on {len(obs)} of {len(out_days)} days "
+                 f"({requests:,} requests); the other days: {idle}")
     return ActualCost(
         app=app, app_id=info.app_id, profile=recorded, start=span.start.isoformat(), end=span.end.isoformat(), period=span.text,
-        billed_usd=total_billed, predicted_usd=total_predicted, error_pct=error, billed_by_resource=dict(sorted(by_resource.items())),
-        traffic_observed=observed is not None, prediction=basis, billing_rows=len(rows), days=out_days,
+        billed_usd=total_billed, predicted_usd=total_predicted, error_pct=_error(total_predicted, total_billed),
+        billed_by_resource=dict(sorted(by_resource.items())),
+        traffic_observed=bool(obs), prediction=basis, billing_rows=len(rows), days=out_days,
+        observed_days=len(obs), requests=requests,
+        observed_error_pct=_error(sum((d.predicted_usd for d in obs), Decimal(0)), sum((d.billed_usd for d in obs), Decimal(0))) if obs else None,
+        history_from=seen.since.isoformat(timespec="seconds") if seen.since is not None else None,
+        unobserved=None if len(obs) == len(out_days) else seen.reason,
     )
+
+
+def _no_requests(span: Period) -> Any:
+    import numpy as np
+
+    from ..cost.traffic import Traffic
+
+    return Traffic(np.empty(0), (span.end - span.start).total_seconds(), span.start.timestamp())

@@ -67,3 +67,19 @@ def to_csv(rows: list[Any]) -> str:
     for r in rows:
         w.writerow([r.timestamp, r.route, r.status, r.duration_s])
     return out.getvalue()
+
+
+def as_traffic(rows: list[Any]) -> Any:
+    """The rows as ``cost.traffic.Traffic``, read exactly as ``omc cost --trace`` reads the file
+    ``omc traffic -o`` writes (so every column the export carries counts the same way)."""
+    import dataclasses
+    import tempfile
+    from pathlib import Path
+
+    from ..cost.traffic import load_trace
+
+    with tempfile.TemporaryDirectory(prefix="omc-traffic-") as tmp:
+        path = Path(tmp) / "trace.csv"
+        path.write_text(to_csv(rows), encoding="utf-8")
+        traffic = load_trace(path)
+    return dataclasses.replace(traffic, source="the app's request history")
