@@ -360,13 +360,16 @@ class DataPlane:
             c = self._start_web(spec)
         except Refused as r:
             ep.start_error = r.text
+            self._record_start(ep, ok=False)
             return
         except PortTaken:
             ep.start_error = f"modal-http: the Server's port {spec.port} is taken by another process"
+            self._record_start(ep, ok=False)
             return
         with ep.lock:
             ep.container = c
             ep.starts += 1
+        self._record_start(ep, ok=True)
         self._count(spec.function_id, +1)
         self._collect_logs(c)
 
@@ -388,6 +391,11 @@ class DataPlane:
             c.stop()
             self._count(c.spec.function_id, -1)
             self._collect_logs(c)
+
+    def _record_start(self, ep: Endpoint, ok: bool) -> None:
+        """Modal's Server statistics count container starts and start errors."""
+        with self.state.lock:
+            self.state.server_container_starts.setdefault(ep.server_name or "Ollama", []).append((time.time(), ok))
 
     def _count(self, function_id: str, delta: int) -> None:
         """Modal counts a function's containers (FunctionGetCurrentStats)."""

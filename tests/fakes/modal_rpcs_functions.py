@@ -18,8 +18,13 @@ GPU_TYPES = frozenset(
 )
 
 
-def _stats_from_requests(resp: Any, seen: list[tuple], seconds: float) -> None:
-    """Request statistics computed from what the data plane's ingress saw (nearest-rank percentiles)."""
+def _stats_from_requests(resp: Any, seen: list[tuple], seconds: float, starts: list[tuple[float, bool]] = (), running: int = 0) -> None:
+    """Request statistics computed from what the data plane's ingress saw (nearest-rank percentiles),
+    and container counts from the containers it started in the range (``starts``: (time, ok)) and
+    those running now."""
+    resp.container_started_count = sum(1 for _, ok in starts if ok)
+    resp.container_error_count = sum(1 for _, ok in starts if not ok)
+    resp.container_total_count = max(resp.container_started_count, running)
     resp.request_count = len(seen)
     resp.request_rate_per_second = len(seen) / seconds if seconds > 0 else 0.0
     counts: dict[int, int] = {}
@@ -210,7 +215,8 @@ class FunctionRpcs(RpcBase):
             else:
                 since, until = req.since.ToMicroseconds() / 1e6, req.until.ToMicroseconds() / 1e6
                 seen = [r for r in self.state.server_requests.get(fn.tag, []) if since <= r[0] < until]
-                _stats_from_requests(resp, seen, until - since)
+                starts = [s for s in self.state.server_container_starts.get(fn.tag, []) if since <= s[0] < until]
+                _stats_from_requests(resp, seen, until - since, starts, fn.running)
             self.state.stats_requests.append((req.since.ToDatetime(), req.until.ToDatetime()))
         resp.since.CopyFrom(req.since)
         resp.until.CopyFrom(req.until)

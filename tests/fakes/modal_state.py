@@ -176,6 +176,9 @@ class ControlPlaneState:
         # What the data plane's ingress saw (or a test put): server name -> [(time, status, seconds, route)];
         # ServerRequestFetch returns them, ServerGetTimeRangeStats counts them unless server_stats is set.
         self.server_requests: dict[str, list[tuple]] = {}
+        # Containers the data plane started for a Server: server name -> [(time, ok)]; a failed
+        # start is a container error. ServerGetTimeRangeStats counts them unless server_stats is set.
+        self.server_container_starts: dict[str, list[tuple[float, bool]]] = {}
         # When set, a Modal Server's URL (the data plane serves it on loopback): (label, region, env) -> URL.
         self.server_url_hook: Callable[[str, str, str], str] | None = None
         # Workspace billing report rows a test controls (see ``BillingRecord``); WorkspaceBillingReport
