@@ -38,6 +38,7 @@ returns and ``ServerGetTimeRangeStats`` reports unless a test set other figures.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import pickle
@@ -256,16 +257,49 @@ class DataPlane:
         with self.state.lock:
             self.state.server_requests.setdefault(ep.server_name or "Ollama", []).append((began, status, seconds, route))
 
+    def proxy_auth_required(self, ep: Endpoint) -> bool:
+        """What the SDK sent decides whether Modal's proxy wants a workspace proxy token here: a
+        web endpoint's ``requires_proxy_auth``, a Server's ``unauthenticated = False``."""
+        found = self._resolve(ep)
+        if found is None:
+            return False  # a stopped app answers 404 before anything else
+        fn, method = found
+        d = fn.definition
+        if d is None:
+            return False
+        if ep.is_server:
+            return not d.http_config.unauthenticated
+        config = d.method_definitions[method].webhook_config if method else d.webhook_config
+        return bool(config.requires_proxy_auth)
+
+    def proxy_token_valid(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        """``Modal-Key``/``Modal-Secret``, or ``Authorization: Bearer wk-….ws-…``, naming a live token."""
+        h = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
+        key, secret = h.get("modal-key", ""), h.get("modal-secret", "")
+        if not key:
+            scheme, _, value = h.get("authorization", "").partition(" ")
+            if scheme.lower() == "bearer":
+                key, _, secret = value.strip().partition(".")
+        with self.state.lock:
+            token = self.state.proxy_tokens.get(key)
+        return token is not None and bool(secret) and hmac.compare_digest(token["secret"], secret)
+
     async def _forward(self, ep: Endpoint, scope: dict, body: bytes, send) -> None:  # noqa: ANN001
         import anyio
 
+        if await anyio.to_thread.run_sync(self.proxy_auth_required, ep) and not self.proxy_token_valid(scope["headers"]):
+            # Modal's proxy refuses before any container is involved (none starts for it).
+            await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"modal-http: missing or invalid proxy token credentials"})
+            return
         try:
             port = await anyio.to_thread.run_sync(self.container_port, ep)
         except Refused as r:
             await send({"type": "http.response.start", "status": r.status, "headers": [(b"content-type", b"text/plain")]})
             await send({"type": "http.response.body", "body": r.text.encode()})
             return
-        headers = [(k, v) for k, v in scope["headers"] if k.decode().lower() not in HOP_BY_HOP | {"host", "content-length"}]
+        dropped = HOP_BY_HOP | {"host", "content-length", "modal-key", "modal-secret"}  # Modal strips its auth headers
+        headers = [(k, v) for k, v in scope["headers"] if k.decode().lower() not in dropped]
         path = scope.get("raw_path") or scope["path"].encode()
         url = f"http://127.0.0.1:{port}{path.decode()}"
         if scope.get("query_string"):
