@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -132,7 +133,10 @@ def test_the_rendered_image_build_step_runs_from_the_filesystem_root(service_env
     bin_dir.mkdir()
     (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
     (bin_dir / "python").chmod(0o755)
-    env = {**__import__("os").environ, "PATH": f"{bin_dir}:/usr/bin:/bin", "PYTHONPATH": sysconfig.get_paths()["purelib"]}
+    # The installed dependencies (every site directory in use, a venv's and any it extends),
+    # without this checkout's sources.
+    deps = [sysconfig.get_paths()["purelib"], *(p for p in sys.path if p.endswith("site-packages"))]
+    env = {**__import__("os").environ, "PATH": f"{bin_dir}:/usr/bin:/bin", "PYTHONPATH": os.pathsep.join(dict.fromkeys(deps))}
     env.pop("PYTHONHOME", None)
 
     proc = subprocess.run(
