@@ -429,7 +429,7 @@ class DataPlane:
     def _record_start(self, ep: Endpoint, ok: bool) -> None:
         """Modal's Server statistics count container starts and start errors."""
         with self.state.lock:
-            self.state.server_container_starts.setdefault(ep.server_name or "Ollama", []).append((time.time(), ok))
+            self.state.server_container_starts.setdefault(ep.server_name or "Ollama", []).append((self.state.clock(), ok))
 
     def _count(self, function_id: str, delta: int) -> None:
         """Modal counts a function's containers (FunctionGetCurrentStats)."""
