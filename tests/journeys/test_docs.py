@@ -164,7 +164,7 @@ def ci_steps() -> list[str]:
 def test_ci_workflow_as_written(journey) -> None:
     """docs/ci.md's workflow: its run: steps in order, in a checkout of this repository, with
     the variables GitHub Actions sets. `pip install .` is what this environment already did.
-    A cold start takes longer here than the seconds a health request waits (as on Modal)."""
+    A cold start takes seconds here (as on Modal); the gate waits through it."""
     j = journey
     j.plane.cold_start_s = 5.0
     shutil.copytree(REPO / "profiles", j.cwd / "profiles")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from .test_server_journey import free_port
+
 BALANCED = ("deploy", "--profile", "a10g-balanced", "--yes", "--json")
 
 
@@ -70,3 +72,37 @@ def test_status_shows_real_names(journey) -> None:
     assert st["model"] == "codellama:7b" and st["gpu"] == "A10", st
     table = j.omc("status", "--no-health").out
     assert "codellama:7b" in table and "codellama_c7b" not in table, table
+
+
+def test_the_gate_waits_through_a_cold_start(journey) -> None:
+    """A profile scaled to zero, right after its deploy: the gate's health check waits through
+    the cold start (a container process, a slow model load) instead of failing; --wait 0 is one
+    quick request, which a cold start outlasts: exit 4 saying it is still starting."""
+    j = journey
+    j.plane.cold_start_s = 4.0
+    j.plane.ollama_env["FAKE_OLLAMA_LOAD_DELAY"] = "2"
+    j.omc(*BALANCED)
+    assert not j.plane.running()
+    quick = j.omc("status", "--check", "--json", "--wait", "0", expect=4)
+    health = quick.json()["health"]
+    assert health["state"] == "starting" and health["time_to_ready_s"] is None, quick
+    assert "raise --wait" in quick.err and "Traceback" not in quick.err
+    gate = j.omc("status", "--check", "--json")
+    health = gate.json()["health"]
+    assert health["ready"] is True and health["state"] == "ready" and health["time_to_ready_s"] is not None, gate
+    assert set(health) >= {"waited_s", "attempts", "wait_s"} and health["wait_s"] >= 60
+
+
+def test_the_gate_waits_for_a_server_at_zero_containers(journey) -> None:
+    """A Modal Server at zero containers answers 503 at once: the gate asks again with backoff,
+    says so on stderr, and passes once a container is up."""
+    j = journey
+    j.plane.ollama_env["FAKE_OLLAMA_LOAD_DELAY"] = "2"
+    (j.cwd / "profiles").mkdir()
+    (j.cwd / "profiles" / "srv.toml").write_text(
+        f'extends = "a10g-balanced"\n[server]\nprimitive = "server"\nport = {free_port()}\n')
+    j.omc("deploy", "--profile", "srv", "--yes", "--json")
+    gate = j.omc("status", "--check", "--json", "--wait", "120")
+    health = gate.json()["health"]
+    assert health["ready"] is True and health["attempts"] > 1 and health["wait_s"] == 120, gate
+    assert "not ready yet" in gate.err and "503" in gate.err, gate.err

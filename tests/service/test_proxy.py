@@ -207,7 +207,7 @@ async def test_readyz_is_503_until_the_model_is_loaded(runtime):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.asgi_app()), base_url="http://proxy") as c:
         r = await c.get("/readyz")
     assert r.status_code == 503
-    assert r.json() == {"ready": False, "model": MODEL, "reason": f"model {MODEL} is not loaded"}
+    assert r.json() == {"ready": False, "model": MODEL, "reason": f"model {MODEL} is not loaded", "state": "loading"}
 
 
 def test_client_leaving_before_the_answer_cancels_the_upstream_request(served):

@@ -131,6 +131,7 @@ async def test_crash_after_start_fires_the_watchdog_and_fails_healthz(service_en
         assert "exit code 7" in r.json()["reason"]
         ready = await client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["ready"] is False
+        assert ready.json()["state"] == "down"  # a waiting client stops treating it as a cold start
 
 
 def test_stop_terminates_the_group_and_does_not_trigger_the_watchdog(runtime, exits):

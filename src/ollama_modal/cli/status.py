@@ -9,6 +9,9 @@ import typer
 from . import options as o
 from .common import AppOpt, EnvOpt, backend
 
+#: The longest --wait: an hour, Modal's largest server.startup_timeout.
+MAX_WAIT_S = 3600
+
 
 def status_cmd(
     app: AppOpt = None,
@@ -26,16 +29,30 @@ def status_cmd(
         ),
     ] = False,
     no_health: Annotated[bool, typer.Option("--no-health", help="Skip the endpoint health request.")] = False,
+    wait: Annotated[
+        Optional[float],
+        o.number(
+            "--wait",
+            help="Seconds to wait for the endpoint's /readyz to answer ready, asking again with backoff through a cold "
+            "start (container start and model load); error answers end the wait early. 0 = one request. "
+            "Default: 3 x omc's cold-start estimate for the profile, at least 60 s, at most server.startup_timeout + 30 s.",
+            ge=0,
+            le=MAX_WAIT_S,
+            metavar="SECONDS",
+        ),
+    ] = None,
     env: EnvOpt = None,
 ) -> None:
     """What runs: profile, GPU, effective warm policy, containers, endpoint health and drift."""
     from .. import tags as T
     from ..config import resolve
-    from ..errors import CheckFailed, ConfigError
+    from ..errors import CheckFailed, ConfigError, UsageError
     from ..services.apps import pick_app
-    from ..services.status import collect
+    from ..services.status import collect, default_wait
     from .output import err, print_json, table, warn
 
+    if no_health and wait is not None:
+        raise UsageError("--wait and --no-health exclude each other", hint="drop --no-health to wait for the endpoint, or drop --wait")
     be = backend(env)
     name = pick_app(be, app)
     local = None
@@ -53,7 +70,11 @@ def status_cmd(
                 f"cannot compare with the local profile {info_profile!r}: {e.message}; comparing what runs with what "
                 "omc recorded at deploy time instead (run from the repository that holds the profile, or pass --profile NAME|PATH)"
             )
-    st = collect(be, name, local, check_endpoint=not no_health)
+    if wait is None:
+        wait_s, basis = default_wait(local)
+    else:
+        wait_s, basis = float(wait), f"{wait:g} s (--wait)"
+    st = collect(be, name, local, check_endpoint=not no_health, wait_s=wait_s, progress=_Progress(basis))
     if json_:
         print_json(st.to_json())
     else:
@@ -71,7 +92,7 @@ def status_cmd(
         elif not st.deployed:
             reasons.append("not deployed")
         elif not st.healthy:
-            reasons.append("endpoint not ready")
+            reasons.append(_not_ready_text(st.health))
         if st.drift:
             reasons.append("drifted from the local profile")
         if st.runtime_drift:
@@ -83,6 +104,33 @@ def status_cmd(
         raise CheckFailed(f"status check failed: {', '.join(reasons)}")
 
 
+class _Progress:
+    """Waiting for /readyz: a line on stderr when the answer changes and every 15 s."""
+
+    EVERY_S = 15.0
+
+    def __init__(self, basis: str) -> None:
+        self.basis, self.last_text, self.last_at = basis, None, None
+
+    def __call__(self, probe, elapsed: float, limit: float) -> None:  # noqa: ANN001 - services.status.Probe
+        from .output import info
+
+        if self.last_at is None:
+            info(f"the endpoint is not ready yet; waiting up to {self.basis}")
+        elif probe.text == self.last_text and elapsed - self.last_at < self.EVERY_S:
+            return
+        self.last_text, self.last_at = probe.text, elapsed
+        what = "still starting" if probe.kind == "starting" else "error answer"
+        info(f"  {elapsed:4.0f} s of {limit:g} s: {what}: {probe.text}")
+
+
+def _not_ready_text(health: dict) -> str:
+    detail = health.get("reason") or health.get("error") or health.get("status_code") or ""
+    if health.get("state") == "starting":
+        return f"endpoint not ready: {detail} (a cold start longer than the wait: raise --wait)"
+    return f"endpoint not ready: broken ({detail})" if detail else "endpoint not ready"
+
+
 def _rows(st, missing_profile: str | None) -> list[list[str]]:
     def warm(k: str) -> str:
         v = st.warm.get(k)
@@ -90,7 +138,12 @@ def _rows(st, missing_profile: str | None) -> list[list[str]]:
         return f"{'none' if v is None else v}{mark}"
 
     health = st.health
-    h = "ready" if health.get("ready") else ("skipped" if health.get("skipped") else f"NOT READY {health.get('error') or health.get('reason') or health.get('status_code') or ''}")
+    if health.get("ready"):
+        h = "ready" + (f" (after {health['time_to_ready_s']:g} s)" if (health.get("time_to_ready_s") or 0) >= 1 else "")
+    elif health.get("skipped"):
+        h = "skipped"
+    else:
+        h = f"NOT READY {health.get('reason') or health.get('error') or health.get('status_code') or ''}".rstrip()
     gpu = st.gpu or "-"
     if st.gpu_switch:
         was = f" instead of the profile's {st.gpu_switch['profile_gpu']}" if st.gpu_switch.get("profile_gpu") else ""

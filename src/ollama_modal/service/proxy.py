@@ -215,11 +215,13 @@ class ProxyApp:
     async def _readyz(self) -> tuple[int, dict[str, Any]]:
         model = self.settings.model
 
-        def down(reason: str) -> tuple[int, dict[str, Any]]:
-            return 503, {"ready": False, "model": model, "reason": reason}
+        def down(reason: str, state: str = "loading") -> tuple[int, dict[str, Any]]:
+            # state: "loading" (ask again: `ollama serve` is busy or the model is not loaded yet)
+            # or "down" (`ollama serve` exited: this container is going away).
+            return 503, {"ready": False, "model": model, "reason": reason, "state": state}
 
         if self.child is not None and not self.child.alive:
-            return down(self.child.exit_reason())
+            return down(self.child.exit_reason(), "down")
         client = self.upstream.client
         try:
             ps, version = await asyncio.gather(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .. import primitives as P
 from .. import tags as T
@@ -99,25 +101,165 @@ def _int(v: str | None) -> int | None:
 
 
 def check_health(url: str, timeout: float = READY_TIMEOUT_S) -> dict[str, Any]:
-    """GET /readyz on the endpoint (no key needed)."""
+    """One GET /readyz on the endpoint (no key needed): what ``wait_ready(url, 0)`` reports."""
+    return wait_ready(url, 0.0, probe_timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One /readyz answer, classified: ``ready``; ``starting`` (a cold start is under way: a held
+    request that did not finish yet, Modal's 503 while no container is up, the model still
+    loading); or ``error`` (an answer that a cold start does not explain)."""
+
+    kind: str
+    text: str
+    fields: dict[str, Any]
+
+
+def probe_ready(client: Any, url: str, timeout: float) -> Probe:
     import httpx
 
     try:
-        r = httpx.get(url.rstrip("/") + "/readyz", timeout=timeout)
+        r = client.get(url.rstrip("/") + "/readyz", timeout=timeout)
     except httpx.TimeoutException:
-        return {"ready": False, "error": f"no answer from /readyz within {timeout:g} s"}
+        return Probe("starting", f"no answer within {timeout:g} s (Modal holds a request through a cold start)",
+                     {"error": f"no answer from /readyz within {timeout:g} s"})
     except httpx.HTTPError as e:
-        return {"ready": False, "error": f"/readyz unreachable: {e}"}
+        return Probe("error", f"/readyz unreachable: {e}", {"error": f"/readyz unreachable: {e}"})
     try:
         body = r.json()
     except ValueError:
-        body = {}
-    if r.status_code != 200:
-        return {"ready": False, "status_code": r.status_code, **({"reason": body.get("reason")} if isinstance(body, dict) else {})}
-    return {"ready": bool(body.get("ready", True)), **{k: body.get(k) for k in ("model", "size_vram", "ollama_version")}}
+        body = None
+    fields: dict[str, Any] = {"status_code": r.status_code}
+    reason = body.get("reason") if isinstance(body, dict) else None
+    if isinstance(reason, str):
+        fields["reason"] = reason
+    if r.status_code == 200 and isinstance(body, dict):
+        if body.get("ready", True) is True:
+            return Probe("ready", "ready", {k: body.get(k) for k in ("model", "size_vram", "ollama_version")})
+        return Probe("starting", f"not ready yet: {reason or 'no reason given'}", fields)
+    if r.status_code == 503 and isinstance(body, dict):
+        # omc's proxy: "loading" while the model loads, "down" when `ollama serve` exited (the
+        # container then exits and Modal replaces it). Older deployments say neither.
+        if body.get("state") == "down":
+            return Probe("error", f"503: {reason or 'ollama serve is down'}", fields)
+        return Probe("starting", f"503: {reason or 'not ready yet'}", fields)
+    if r.status_code == 503:  # Modal's own answer: a Server with no container up (one is starting)
+        text = " ".join(r.text.split())[:200]
+        if text:
+            fields["reason"] = text
+        return Probe("starting", "503 from Modal: no container is up yet", fields)
+    if r.status_code == 429:  # a Modal Server at its max_concurrency: up, busy
+        return Probe("starting", "429: the containers are at their concurrency limit", fields)
+    if "reason" not in fields:
+        text = " ".join(r.text.split())[:200]
+        if text:
+            fields["reason"] = text
+    return Probe("error", f"{r.status_code}: {fields.get('reason') or 'unexpected answer'}", fields)
 
 
-def collect(backend: Any, app: str, local_profile: Any | None, *, check_endpoint: bool = True) -> Status:
+#: While waiting, one held request lasts at most this long (then progress is reported and it is
+#: sent again): a web function holds a request through the cold start.
+PROBE_TIMEOUT_S = 10.0
+#: Pauses between requests that were answered at once (a Modal Server's 503): 0.5 s doubling to 5 s.
+BACKOFF_S = (0.5, 5.0)
+#: Error answers in a row (no "starting" answer between them) that end the wait as broken.
+ERRORS_BEFORE_BROKEN = 3
+
+
+def wait_ready(
+    url: str,
+    wait_s: float,
+    *,
+    probe_timeout: float = READY_TIMEOUT_S,
+    progress: Callable[[Probe, float, float], None] | None = None,
+    client: Any = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Poll GET /readyz until ready or ``wait_s`` seconds have passed (0: one request).
+
+    The answer is ``health`` in ``omc status --json``: ``ready``; ``state`` ("ready",
+    "starting": still in a cold start when the wait ended, or "broken": error answers
+    ``ERRORS_BEFORE_BROKEN`` times in a row, or at once when ``wait_s`` is 0); ``waited_s``;
+    ``time_to_ready_s`` (null unless ready); ``attempts``; ``wait_s``; and the last answer's
+    ``status_code``/``reason``/``error`` or, when ready, ``model``, ``size_vram``, ``ollama_version``.
+    """
+    import httpx
+
+    own = client is None
+    if own:
+        client = httpx.Client(follow_redirects=True)  # Modal answers a request held > 150 s with a 303 to wait on
+    began = clock()
+    deadline = began + max(0.0, wait_s)
+    attempts = errors = 0
+    pause = BACKOFF_S[0]
+    try:
+        while True:
+            remaining = deadline - clock()
+            timeout = probe_timeout if wait_s <= 0 else max(probe_timeout, min(PROBE_TIMEOUT_S, remaining))
+            sent = clock()
+            probe = probe_ready(client, url, timeout)
+            attempts += 1
+            now = clock()
+            errors = errors + 1 if probe.kind == "error" else 0
+            if probe.kind == "ready":
+                state = "ready"
+            elif errors >= ERRORS_BEFORE_BROKEN or (wait_s <= 0 and probe.kind == "error"):
+                state = "broken"
+            elif now >= deadline:
+                state = "starting" if probe.kind == "starting" else "broken"
+            else:
+                if progress is not None:
+                    progress(probe, now - began, wait_s)
+                if now - sent < pause:  # answered at once: back off before asking again
+                    sleep(min(pause - (now - sent), max(0.0, deadline - now)))
+                    pause = min(pause * 2, BACKOFF_S[1])
+                continue
+            waited = round(now - began, 3)
+            out: dict[str, Any] = {"ready": state == "ready", **probe.fields, "state": state, "waited_s": waited,
+                                   "time_to_ready_s": waited if state == "ready" else None, "attempts": attempts,
+                                   "wait_s": wait_s}
+            if state == "starting":
+                out["reason"] = f"still starting after {waited:g} s: {probe.text}"
+            return out
+    finally:
+        if own:
+            client.close()
+
+
+def default_wait(profile: Any | None) -> tuple[float, str]:
+    """How long ``omc status`` waits for /readyz unless ``--wait`` says: long enough for a cold
+    start of ``profile`` (container start and model load, ``cost.coldstart``) with room to spare,
+    never longer than the container may take to start (``server.startup_timeout``)."""
+    if profile is None:
+        return DEFAULT_WAIT_S, f"{DEFAULT_WAIT_S:g} s (the deployed profile is not known here)"
+    try:
+        from ..cost.coldstart import estimate_cold_start
+        from .costplan import model_bytes
+
+        est = estimate_cold_start(profile.gpu.model, model_bytes(profile), store=profile.model.store,
+                                  gpu_count=profile.gpu.count, warmup=profile.server.warmup).total_s
+    except Exception:  # noqa: BLE001 - an unknown model size: the start-up budget alone
+        est = None
+    limit = float(profile.server.startup_timeout) + STARTUP_MARGIN_S
+    if est is None:
+        return limit, f"{limit:g} s (server.startup_timeout + {STARTUP_MARGIN_S:g} s)"
+    wait = float(min(limit, max(MIN_WAIT_S, math.ceil(COLD_START_FACTOR * est))))
+    return wait, f"{wait:g} s ({COLD_START_FACTOR:g} x the estimated cold start of {est:.0f} s, at least {MIN_WAIT_S:g} s, at most server.startup_timeout + {STARTUP_MARGIN_S:g} s)"
+
+
+#: Defaults of `omc status --wait` (see default_wait).
+COLD_START_FACTOR = 3.0
+MIN_WAIT_S = 60.0
+STARTUP_MARGIN_S = 30.0
+DEFAULT_WAIT_S = 180.0
+
+
+def collect(
+    backend: Any, app: str, local_profile: Any | None, *, check_endpoint: bool = True, wait_s: float = 0.0,
+    progress: Callable[[Probe, float, float], None] | None = None,
+) -> Status:
     """Gather everything; independent remote calls run concurrently.
 
     Drift is checked against ``local_profile`` when there is one (with a recorded GPU switch
@@ -180,7 +322,7 @@ def collect(backend: Any, app: str, local_profile: Any | None, *, check_endpoint
             st.url = f_url.result()
         except Exception as e:  # noqa: BLE001 - reported, not fatal
             st.problems.append(f"endpoint URL unavailable: {e}")
-        f_health = pool.submit(check_health, st.url) if (check_endpoint and st.url) else None
+        f_health = pool.submit(wait_ready, st.url, wait_s, progress=progress) if (check_endpoint and st.url) else None
         try:
             stats = f_stats.result()
             st.backlog, st.containers = stats.backlog, stats.num_total_runners
@@ -207,7 +349,7 @@ def collect(backend: Any, app: str, local_profile: Any | None, *, check_endpoint
         if f_health is not None:
             st.health = f_health.result()
         elif not check_endpoint:
-            st.health = {"ready": None, "skipped": True}
+            st.health = {"ready": None, "skipped": True, "state": "skipped"}
     if not prim.holds_requests_when_cold and st.warm.get("min_containers") == 0:
         st.problems.append(
             "this Modal Server can scale to zero (min_containers=0): requests that arrive while no container is up "
