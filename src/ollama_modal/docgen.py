@@ -81,7 +81,7 @@ def schema_reference() -> str:
     lines.extend(["### Top level", "", "| key | type | default | description |", "|---|---|---|---|"])
     for name, field in top.items():
         lines.append(f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {field.description} |")
-    lines.append("| `extends` | string or list of string | - | Profiles this file builds on, in order; later ones and the file itself win. Only in files: a resolved profile has none. |")
+    lines.append("| `extends` | string or list of string | - | Profiles this file builds on, in order; later ones and the file itself win. Names only (`a10g-balanced`, `parts/gpu-a10g`), found in this file's directory, the profiles directory or the built-ins: no paths, no `..`, no links out of those directories. Only in files: a resolved profile has none. |")
     lines.append("")
     for name, field in Profile.model_fields.items():
         if name in top:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -84,12 +85,59 @@ def find_profile(ref: str, relative_to: Path | None = None) -> Path:
         candidate = d / f"{ref}.toml"
         if _is_file(candidate):
             return candidate
-    names = sorted(p.name for p in list_profiles())
+    raise _not_found(ref, search_dirs())
+
+
+def _not_found(ref: str, dirs: list[Path]) -> ConfigError:
     import difflib
 
+    from ..safeio import shown
+
+    names = sorted(p.name for p in list_profiles())
     close = difflib.get_close_matches(ref, names, n=3) if len(ref) <= 200 else []
     hint = f"did you mean {', '.join(close)}?" if close else "run `omc profiles list` to see the profiles"
-    raise ConfigError(f"no profile named {shown(ref)} in {', '.join(str(d) for d in search_dirs())}", hint=hint)
+    return ConfigError(f"no profile named {shown(ref)} in {', '.join(str(d) for d in dirs)}", hint=hint)
+
+
+#: What ``extends`` may name: a profile or part as ``omc`` finds it by name, e.g. ``a10g-balanced``
+#: or ``parts/gpu-a10g`` (segments of letters, digits, ``.``, ``-``, ``_``, not starting with a dot).
+EXTENDS_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9_][A-Za-z0-9._-]{0,127}){0,7}")
+EXTENDS_HINT = (
+    "name a profile or part that omc finds by name, such as \"a10g-balanced\" or \"parts/gpu-a10g\": "
+    f"a file NAME.toml in this profile's directory, in ${PROFILES_DIR_ENV} (or ./profiles) or among the built-ins "
+    "(no paths, no '..', no .toml; copy a file from elsewhere into the profiles directory to build on it)"
+)
+
+
+def find_parent(ref: object, relative_to: Path) -> Path:
+    """The file an ``extends`` entry names: only a profile name, looked up in the extending
+    file's directory and the profile directories (``search_dirs``), and only a file that
+    stays inside the directory it was found in once symlinks are followed.
+
+    A path, a ``..`` segment or a symlink out of those directories is refused (``ConfigError``
+    whose message the caller prefixes with the file and key), so a profile cannot make omc read
+    another file on the machine.
+    """
+    from ..safeio import shown
+
+    if not isinstance(ref, str) or not EXTENDS_NAME_RE.fullmatch(ref) or ref.endswith(".toml"):
+        raise ConfigError(f"{shown(str(ref))} is not a profile name", hint=EXTENDS_HINT)
+    roots = [relative_to, *search_dirs()]
+    for root in roots:
+        candidate = root / f"{ref}.toml"
+        if not _is_file(candidate):
+            continue
+        try:
+            inside = candidate.resolve().is_relative_to(root.resolve())
+        except (OSError, RuntimeError):  # a symlink loop
+            inside = False
+        if not inside:
+            raise ConfigError(
+                f"{shown(ref)} is a link to a file outside the profiles directory {shown(str(root))}",
+                hint="copy that file into the profiles directory instead of linking to it",
+            )
+        return candidate
+    raise _not_found(ref, roots)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from .discovery import (  # noqa: F401  (re-exported)
     PROFILES_DIR_ENV,
     ProfileEntry,
     builtin_dir,
+    find_parent,
     find_profile,
     list_profiles,
     looks_like_path,
@@ -89,7 +90,7 @@ def _load_chain(path: Path, stack: tuple[Path, ...], problems: list[str]) -> tup
     files: list[Path] = []
     for parent in parents:
         try:
-            parent_path = find_profile(parent, relative_to=path.parent)
+            parent_path = find_parent(parent, relative_to=path.parent)
         except ConfigError as e:
             line = line_of(path, ("extends",))
             where = f"{path}:{line}" if line else str(path)

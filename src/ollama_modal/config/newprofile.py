@@ -12,6 +12,7 @@ import tomli_w
 
 from ..errors import ConfigError, UsageError
 from ..fsutil import atomic_write_text
+from .discovery import looks_like_path, search_dirs
 from .loader import Key, builtin_dir, find_profile, project_dir, resolve
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")  # matched whole (fullmatch)
@@ -47,10 +48,11 @@ def create_profile(
             f"profile {name!r} cannot extend itself (--from {base})",
             hint="choose another name, or extend another profile with --from",
         )
-    find_profile(base)  # a clear error for a missing base, before anything is written
+    found = find_profile(base)  # a clear error for a missing base, before anything is written
     doc: dict[str, Any] = {"description": description or f"{base} with changes"}
-    # A path base is written as given; a name is resolved the usual way when the file loads.
-    doc["extends"] = str(Path(base).resolve()) if base.endswith(".toml") else base
+    # `extends` holds names only (config.discovery.find_parent): a path base is written as its
+    # name in the directory that holds it, which must be one omc looks in.
+    doc["extends"] = _name_of(found, target_dir) if looks_like_path(base) else base
     for key, (value, _origin) in sorted(changes.items()):
         table = doc
         for part in key[:-1]:
@@ -72,6 +74,24 @@ def create_profile(
     except OSError as e:
         raise UsageError(f"cannot write {path}: {e.strerror or e}", hint="check --dir and its permissions") from None
     return path
+
+
+def _name_of(path: Path, target_dir: Path) -> str:
+    from ..safeio import shown
+
+    real = path.resolve()
+    roots = [target_dir, *search_dirs()]
+    for root in roots:
+        try:
+            rel = real.relative_to(root.resolve())
+        except (OSError, ValueError):
+            continue
+        return rel.with_suffix("").as_posix()
+    raise UsageError(
+        f"--from {shown(str(path))}: a profile extends only profiles omc finds by name, and this file is outside "
+        + ", ".join(str(r) for r in roots),
+        hint=f"copy it into {target_dir} and pass its name to --from",
+    )
 
 
 def _existing(name: str) -> str | None:
