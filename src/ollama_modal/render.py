@@ -8,10 +8,9 @@ that the config hash and ``git diff`` of rendered files mean something.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 
-from . import __version__
+from . import __version__, jsonio
 from .config.models import Profile
 from .primitives import OBJECT_NAME, for_profile
 from .pyliteral import py_literal, shell_word
@@ -35,7 +34,7 @@ PULL_APP_SUFFIX = "-pull"
 def config_hash(profile: Profile) -> str:
     """Hash of everything that changes what is deployed (not the description or prices)."""
     data = profile.model_dump(mode="json", exclude={"description", "prices"})
-    blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    blob = jsonio.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 

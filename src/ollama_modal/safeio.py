@@ -117,10 +117,18 @@ def depth(value: Any, limit: int = MAX_NESTING) -> int:
     return deepest
 
 
-def loads_json(text: str, *, where: str, error: type[OmcError] = UsageError, hint: str | None = None) -> Any:
-    """Parse one JSON document; ``where`` (e.g. ``file:line``) starts every message."""
+def _null(text: str) -> None:
+    return None
+
+
+def loads_json(text: str, *, where: str, error: type[OmcError] = UsageError, hint: str | None = None,
+               non_finite_as_null: bool = False) -> Any:
+    """Parse one JSON document; ``where`` (e.g. ``file:line``) starts every message.
+
+    ``NaN``/``Infinity`` (not JSON) are refused, or with ``non_finite_as_null`` read as null:
+    for files omc itself wrote before its JSON was strict (``jsonio``)."""
     try:
-        value = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+        value = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_null if non_finite_as_null else _constant)
     except RecursionError:
         raise error(f"{where}: nested too deeply (at most {MAX_NESTING} levels)", hint=hint) from None
     except json.JSONDecodeError as e:

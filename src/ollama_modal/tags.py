@@ -15,7 +15,7 @@ import re
 import zlib
 from dataclasses import dataclass
 
-from . import __version__
+from . import __version__, jsonio
 from .config.models import Profile
 from .primitives import TAG as PRIMITIVE, choose
 
@@ -197,7 +197,7 @@ def app_tags(profile: Profile, config_hash: str) -> dict[str, str]:
         put(tags, key, read_profile(profile))  # type: ignore[operator]
     if profile.warm.schedule:
         windows = [w.model_dump(mode="json") for w in profile.warm.schedule]
-        put(tags, WARM_SCHEDULE, json.dumps(windows, separators=(",", ":"), sort_keys=True))
+        put(tags, WARM_SCHEDULE, jsonio.dumps(windows, separators=(",", ":"), sort_keys=True))
     return dict(sorted(tags.items()))
 
 
@@ -291,7 +291,7 @@ def deployed_part(tags: dict[str, str]) -> dict[str, str]:
 def snapshot(version: int, tags: dict[str, str]) -> dict[str, str]:
     """Snapshot tags recording ``deployed_part(tags)`` as the tags of ``version``."""
     body = {k.removeprefix("omc-"): v for k, v in sorted(deployed_part(tags).items())}
-    raw = zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 9)
+    raw = zlib.compress(jsonio.dumps(body, separators=(",", ":")).encode(), 9)
     text = base64.urlsafe_b64encode(raw).decode().rstrip("=")
     chunks = [text[i : i + _CHUNK] for i in range(0, len(text), _CHUNK)]
     return {f"{SNAPSHOT_PREFIX}{version}-{i}": c for i, c in enumerate(chunks)}

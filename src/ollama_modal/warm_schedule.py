@@ -7,10 +7,11 @@ the same rules.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from . import jsonio
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LIVE_MIN_TAG = "omc-live-min-containers"
@@ -77,5 +78,5 @@ def apply_schedule(app_name: str, cls_name: str, windows: list[dict[str, Any]], 
         cls = modal.Cls.from_name(app_name, cls_name)
         cls.hydrate()
         cls._get_class_service_function().autoscaler.update(min_containers=value)
-    print(json.dumps({"event": "omc.schedule", "min_containers": value, "window": active_window(windows)}), flush=True)
+    print(jsonio.dumps({"event": "omc.schedule", "min_containers": value, "window": active_window(windows)}), flush=True)
     return value

@@ -115,3 +115,49 @@ def test_retries_are_compared_and_missing_in_older_runs_is_na():
     older = a.model_dump()
     del older["retries"]  # saved before the key existed
     assert next(r for r in compare(older, b.model_dump()) if r.metric == "retries").verdict == "n/a"
+
+
+def _strict(line: str):
+    def refuse(name: str):
+        raise AssertionError(f"{name} in a saved line: not JSON")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_save_writes_strict_json_non_finite_as_null(tmp_path):
+    """A non-finite figure (NaN: nothing measured) is saved as null, which every JSON reader
+    reads and compare() shows as n/a; never the bare NaN that Python's json writes."""
+    f = tmp_path / "bench.jsonl"
+    r = result(100, 10)
+    r = r.model_copy(update={"output_tokens_per_s": float("nan"), "client_overhead_us_per_token": float("inf")})
+    rec = save_result(f, r)
+    saved = _strict(f.read_text().splitlines()[0])
+    assert saved["results"]["output_tokens_per_s"] is None and saved["results"]["client_overhead_us_per_token"] is None
+    assert rec == saved  # what save_result returns is what the file holds
+    rows = {row.metric: row for row in compare(saved, load_saved(f))}
+    assert rows["output_tokens_per_s"].verdict == "n/a"
+
+
+def test_old_files_with_nan_still_read(tmp_path):
+    """Files written before saves were strict may hold NaN/Infinity: read as null (not measured)."""
+    f = tmp_path / "old.jsonl"
+    f.write_text('{"results": {"output_tokens_per_s": NaN, "ttft_ms": {"p50": Infinity, "p95": 12.5}}}\n')
+    rec = load_saved(f)
+    assert rec["results"]["output_tokens_per_s"] is None and rec["results"]["ttft_ms"] == {"p50": None, "p95": 12.5}
+
+
+def test_save_is_atomic_a_failed_write_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    import os
+
+    f = tmp_path / "bench.jsonl"
+    save_result(f, result(100, 10))
+    before = f.read_bytes()
+
+    def broken(fd, *a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", broken)
+    with pytest.raises(UsageError, match="cannot write"):
+        save_result(f, result(80, 10))
+    assert f.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["bench.jsonl"]  # no temporary file left

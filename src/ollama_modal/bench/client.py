@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .. import jsonio
 from .sse import SseParser, interpret
 from .transport import Clock
 
@@ -71,7 +72,7 @@ class RequestSample:
 
 
 def request_body(model: str, messages: Any, max_tokens: int) -> bytes:
-    return json.dumps({
+    return jsonio.dumps({
         "model": model,
         "messages": list(messages),
         "max_tokens": max_tokens,

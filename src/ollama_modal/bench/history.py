@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from ..errors import UsageError
+from ..jsonio import append_line_atomic
 from .models import BenchResult
 
 #: Metric path in the result, and whether a higher value is better.
@@ -39,7 +40,9 @@ SAME_PCT = 1.0
 
 
 def save_result(path: str | Path, result: BenchResult, now: datetime | None = None) -> dict[str, Any]:
-    """Append the run as one JSON line; returns the record written."""
+    """Append the run as one line of strict JSON, atomically; returns the record written.
+
+    A figure that is not a finite number (nothing measured) is saved as null (``jsonio``)."""
     record = {
         "timestamp": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
         "url": result.url,
@@ -49,12 +52,12 @@ def save_result(path: str | Path, result: BenchResult, now: datetime | None = No
     }
     p = Path(path)
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with p.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record, separators=(",", ":")) + "\n")
+        line = append_line_atomic(p, record, separators=(",", ":"))
     except OSError as e:
         raise UsageError(f"cannot write {p}: {e.strerror or e}", hint="choose a writable --save path") from None
-    return record
+    except UnicodeDecodeError:
+        raise UsageError(f"cannot add to {p}: it is not a UTF-8 text file", hint="choose another --save path") from None
+    return json.loads(line)  # what the file holds: null where a figure was not finite
 
 
 def read_saved(path: str | Path) -> list[dict[str, Any]]:
@@ -67,7 +70,9 @@ def read_saved(path: str | Path) -> list[dict[str, Any]]:
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        rec = loads_json(line, where=f"{p}:{n}", hint="the file must hold one saved run per line, as omc bench --save writes")
+        # Older omc wrote NaN/Infinity for figures it could not measure: read as null, as saved now.
+        rec = loads_json(line, where=f"{p}:{n}", hint="the file must hold one saved run per line, as omc bench --save writes",
+                         non_finite_as_null=True)
         if not isinstance(rec, dict) or not isinstance(rec.get("results"), dict):
             raise UsageError(f'{p}:{n}: not a saved bench run (no "results" object)',
                              hint="pass a file written by omc bench --save") from None

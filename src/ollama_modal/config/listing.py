@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .. import __version__, jsonio
 from .discovery import list_profiles
 
 CACHE_DIR_ENV = "OMC_CACHE_DIR"
@@ -39,7 +39,7 @@ def _stamp(path: str) -> list[int] | None:
 
 def _context() -> dict[str, Any]:
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith("OMC_") and k not in (CACHE_DIR_ENV, "OMC_DEBUG"))
-    digest = hashlib.sha256(json.dumps(env).encode("utf-8", "surrogatepass")).hexdigest()
+    digest = hashlib.sha256(jsonio.dumps(env).encode("utf-8", "surrogatepass")).hexdigest()
     return {"version": __version__, "env_sha256": digest}
 
 
@@ -105,6 +105,6 @@ def _save(data: dict[str, Any]) -> None:
     from ..fsutil import atomic_write_text
 
     try:
-        atomic_write_text(cache_path(), json.dumps(data))
+        atomic_write_text(cache_path(), jsonio.dumps(data))
     except OSError:
         pass  # a read-only home must not break listing

@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .. import jsonio
+
 EVENT = "omc.phase"
 PROCESS_STARTED = "process_started"
 SERVER_READY = "server_ready"
@@ -35,7 +37,7 @@ def format_phase_line(phase: str, seconds: float, since_start: float, model: str
         "model": model,
         **extra,
     }
-    return json.dumps(record, separators=(", ", ": "))
+    return jsonio.dumps(record, separators=(", ", ": "))
 
 
 def parse_phase_line(line: str) -> dict[str, Any] | None:

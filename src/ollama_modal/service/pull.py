@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 import httpx
 
+from .. import jsonio
 from ..errors import OmcError
 from .errors import PullError
 from .names import find_manifest, manifest_path
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         if e.hint:
             _stderr(f"hint: {e.hint}")
         return e.exit_code
-    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.write(jsonio.dumps(result) + "\n")
     return 0
 
 

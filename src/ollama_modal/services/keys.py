@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import jsonio
 from ..errors import UsageError
 from ..fsutil import atomic_write_text
 
@@ -54,7 +55,7 @@ class KeyRing:
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        atomic_write_text(self.path, json.dumps({"secret": self.secret, "environment": self.environment, "keys": self.keys}))
+        atomic_write_text(self.path, jsonio.dumps({"secret": self.secret, "environment": self.environment, "keys": self.keys}))
         os.chmod(self.path, 0o600)
 
     def to_json(self, show: bool) -> dict[str, Any]:
