@@ -114,6 +114,7 @@ def test_errors_are_counted_by_kind(fake_server):
     assert r.errors_by_kind == {"broken_stream": 1, "http_429": 1, "http_500": 1, "http_503": 1,
                                 "stream_error": 1, "timeout": 1}
     assert r.errors == 6 and r.levels[0].ok == 2
+    assert r.rejected == r.levels[0].rejected == 1  # the 429, also counted apart
     examples = r.levels[0].error_examples
     assert "injected 500" in examples["http_500"] and "unexpectedly stopped" in examples["stream_error"]
     assert r.roofline.rule == "errors"
@@ -318,3 +319,17 @@ def test_cli_rejected_api_key_exits_3_naming_the_key(fake_server, omc):
     res = omc("bench", "--url", s.url, "--api-key", "WRONG", "-n", "1")
     assert res.exit_code == 3
     assert "API key" in res.stderr and "pass --model" not in res.stderr and "WRONG" not in res.output + res.stderr
+
+
+def test_429s_are_counted_as_rejected_and_advised_on(fake_server):
+    """A server over its concurrency cap answers 429: bench counts them as rejected (and as
+    http_429 errors), and the advice says what the cap is and how to stay under it."""
+    s = fake_server(ttft_ms=5, itl_ms=2, tokens=4, errors="2:429,3:429,5:429")
+    r = run_bench_sync(config(s, requests=6, concurrency=[1]))
+    assert r.first_request.ok and r.rejected == 3 and r.errors == 3 and r.errors_by_kind == {"http_429": 3}
+    assert r.levels[0].ok == 3 and r.levels[0].rejected == 3
+    assert r.roofline.rule == "rejected" and "max_inputs" in r.roofline.advice and "does not queue" in r.roofline.advice
+    from ollama_modal.bench.summary import rejected_total, summary_rows
+
+    assert rejected_total(r) == 3
+    assert "3 rejected with 429" in dict(summary_rows(r))["Requests"]

@@ -81,3 +81,12 @@ def test_first_request_report():
     assert fr.ok and fr.ttft_ms == 1500.0 and fr.output_tokens == 4 and fr.tokens_per_s == pytest.approx(100.0)
     bad = first_request(RequestSample(sent_ns=0, error="timeout"))
     assert not bad.ok and bad.error == "timeout" and bad.ttft_ms is None
+
+
+def test_429s_are_rejected_and_errors():
+    samples = samples_from([(100.0, [10.0] * 3)])
+    samples += [RequestSample(sent_ns=0, error="http_429"), RequestSample(sent_ns=0, error="http_429"),
+                RequestSample(sent_ns=0, error="http_503")]
+    lv = summarise(samples, concurrency=4, wall_s=1.0, cpu_s=0.0)
+    assert lv.requests == 4 and lv.ok == 1 and lv.errors == 3 and lv.rejected == 2
+    assert lv.errors_by_kind == {"http_429": 2, "http_503": 1}

@@ -32,7 +32,10 @@ starts one in the background (requests are not held); a container counts as up o
 ``@modal.enter`` methods returned and the Server's port (``http_config.port``, as recorded)
 accepts connections; then requests go straight to that port. The ingress records each answered
 request (time on the control plane's ``clock``, status, duration), which ``ServerRequestFetch``
-returns and ``ServerGetTimeRangeStats`` reports unless a test set other figures.
+returns and ``ServerGetTimeRangeStats`` reports unless a test set other figures. Like Modal, a
+Server never queues: a container counts the requests in flight on it, and one that arrives
+while the container already serves its ``max_concurrency`` (``max_concurrent_inputs`` of the
+definition; 0 is unlimited) gets **429 at once** (:data:`OVER_CAP`).
 """
 
 from __future__ import annotations
@@ -63,6 +66,9 @@ FAKE_OLLAMA = HERE / "fake_ollama.py"
 CONTAINER_MAIN = HERE / "container_main.py"
 #: Bounds a hang only (a broken container); asserts nothing about speed.
 START_LIMIT_S = 60.0
+#: What the routing proxy answers above a Server container's max_concurrency (Modal documents the
+#: 429, not its body: this text says the same in the proxy's words).
+OVER_CAP = "modal-http: too many concurrent requests: every container of this Server is serving its max_concurrency ({cap}); retry later"
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
@@ -86,6 +92,7 @@ class ContainerSpec:
     snapshot: bool = False
     key: str = ""  # identity of the deployed definition: a new one means new containers
     port: int = 0  # a Modal Server's port (its http_config), where the container listens
+    max_concurrency: int = 0  # a Modal Server's hard cap per container (0: unlimited)
     function_id: str = ""
     app_id: str = ""
 
@@ -98,6 +105,7 @@ class Container:
     root: Path
     log: Path
     logged: int = 0  # lines already copied to the app's logs
+    inflight: int = 0  # requests the routing proxy has forwarded and not yet seen end (Servers)
 
     def output(self, lines: int = 30) -> str:
         try:
@@ -293,11 +301,26 @@ class DataPlane:
             await send({"type": "http.response.body", "body": b"modal-http: missing or invalid proxy token credentials"})
             return
         try:
+            if ep.is_server:
+                c = await anyio.to_thread.run_sync(self._server_container, ep)
+                # The check and the count happen with no await between them: one event loop
+                # serves the ingress, so concurrent requests cannot both take the last slot.
+                if c.spec.max_concurrency and c.inflight >= c.spec.max_concurrency:
+                    raise Refused(429, OVER_CAP.format(cap=c.spec.max_concurrency))
+                c.inflight += 1
+                try:
+                    await self._send_to(ep, c.port, scope, body, send)
+                finally:
+                    c.inflight -= 1
+                return
             port = await anyio.to_thread.run_sync(self.container_port, ep)
         except Refused as r:
             await send({"type": "http.response.start", "status": r.status, "headers": [(b"content-type", b"text/plain")]})
             await send({"type": "http.response.body", "body": r.text.encode()})
             return
+        await self._send_to(ep, port, scope, body, send)
+
+    async def _send_to(self, ep: Endpoint, port: int, scope: dict, body: bytes, send) -> None:  # noqa: ANN001
         dropped = HOP_BY_HOP | {"host", "content-length", "modal-key", "modal-secret"}  # Modal strips its auth headers
         headers = [(k, v) for k, v in scope["headers"] if k.decode().lower() not in dropped]
         path = scope.get("raw_path") or scope["path"].encode()
@@ -369,7 +392,10 @@ class DataPlane:
             return ep.container.port
 
     def _server_port(self, ep: Endpoint) -> int:
-        """A Modal Server: the running container's port, or 503 now and a container starting."""
+        return self._server_container(ep).port
+
+    def _server_container(self, ep: Endpoint) -> Container:
+        """A Modal Server: the running container, or 503 now and a container starting."""
         with ep.lock:
             found = self._resolve(ep)
             if found is None:
@@ -382,7 +408,7 @@ class DataPlane:
             if c is not None and (c.spec.key != spec.key or c.proc.poll() is not None):
                 self._stop(ep)
             if ep.container is not None:
-                return ep.container.port
+                return ep.container
             if ep.starting is None or not ep.starting.is_alive():
                 ep.start_error = None
                 ep.starting = threading.Thread(target=self._start_server_bg, args=(ep, spec), daemon=True)
@@ -510,6 +536,7 @@ class DataPlane:
             key = hashlib.sha256(fn.function_id.encode() + d.SerializeToString(deterministic=True)).hexdigest()[:16]
             snapshot = bool(d.checkpointing_enabled or d.is_checkpointing_function)
             server_port = d.http_config.port if d.is_server else 0
+            cap = d.max_concurrent_inputs if d.is_server else 0
         cls_name, _, _ = d.function_name.partition(".")
         return ContainerSpec(
             mode=mode,
@@ -522,6 +549,7 @@ class DataPlane:
             snapshot=snapshot,
             key=key,
             port=server_port,
+            max_concurrency=cap,
             function_id=fn.function_id,
             app_id=fn.app_id,
         )

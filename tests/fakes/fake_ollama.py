@@ -17,6 +17,8 @@ Behaviour knobs (environment):
   FAKE_OLLAMA_PULL_CUT_AT      after this many progress lines, drop the connection
   FAKE_OLLAMA_PULL_STEPS       progress lines per layer (default 4)
   FAKE_OLLAMA_VERSION          version reported by /api/version
+  FAKE_OLLAMA_HOLD             a path: a generation sends no token until that file exists
+                               (a test holds requests in flight, then lets them go)
 Per-request overrides: a request header ``X-Fake-Ollama-Token-Delay: 0.1`` (any knob
 read while serving a request: LOAD_DELAY, TTFT, TOKEN_DELAY, TOKENS, PULL_*) wins over the env.
 Timings follow absolute deadlines (token i at start + ttft + i * delay): no drift under load.
@@ -40,6 +42,8 @@ from pathlib import Path
 
 ENV = os.environ.get
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+#: A held generation waits at most this long for its file (bounds a forgotten release only).
+HOLD_LIMIT_S = 120.0
 
 
 def _f(name: str, default: float) -> float:
@@ -263,7 +267,13 @@ class Handler(BaseHTTPRequestHandler):
         return [f"tok{i} " for i in range(n)]
 
     def _paced(self, tokens: list[str], start: float):
-        """Yield (index, token) at absolute deadlines."""
+        """Yield (index, token) at absolute deadlines (after the HOLD file appeared, if one is named)."""
+        hold = self.headers.get("X-Fake-Ollama-Hold") or ENV("FAKE_OLLAMA_HOLD", "")
+        if hold:
+            limit = time.monotonic() + HOLD_LIMIT_S
+            while not Path(hold).exists() and time.monotonic() < limit:
+                self._sleep_until(time.monotonic() + 0.05)
+            start = time.monotonic()
         ttft, delay = self.knob("TTFT", 0), self.knob("TOKEN_DELAY", 0)
         for i, tok in enumerate(tokens):
             self._sleep_until(start + ttft + i * delay)

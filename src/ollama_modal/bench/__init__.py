@@ -18,6 +18,7 @@ _WHERE = {
     "Prompt": "prompts", "builtin_prompts": "prompts", "load_prompts": "prompts",
     "run_bench": "runner", "run_bench_sync": "runner", "send_one": "runner", "send_one_sync": "runner",
     "compare_display": "summary", "level_rows": "summary", "summary_rows": "summary", "error_lines": "summary", "all_failed": "summary",
+    "rejected_total": "summary",
     "COMPARE_COLUMNS": "summary", "LEVEL_COLUMNS": "summary",
 }
 

@@ -7,6 +7,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 
+REJECTED_HELP = ("requests the server answered 429 Too Many Requests: over its concurrency cap (a Modal Server above "
+                 "max_concurrency = server.max_inputs in flight per container; it does not queue them). Counted in "
+                 "errors too (as http_429)")
+
+
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -67,6 +72,7 @@ class LevelReport(_Out):
     ]
     retries: Annotated[int, Field(description="requests sent once more on a fresh connection after the server had closed "
                                              "their pooled one unanswered; not errors, not in any latency")] = 0
+    rejected: Annotated[int, Field(description=REJECTED_HELP)] = 0
     ttft_ms: Percentiles3
     itl_ms: Percentiles2
     per_stream_tokens_per_s: Median
@@ -92,6 +98,7 @@ class BenchResult(_Out):
     errors_by_kind: dict[str, int]
     retries: Annotated[int, Field(description="requests sent once more on a fresh connection after the server had closed "
                                              "their pooled one unanswered; not errors, not in any latency")] = 0
+    rejected: Annotated[int, Field(description=REJECTED_HELP)] = 0
     ttft_ms: Percentiles3
     itl_ms: Percentiles2
     per_stream_tokens_per_s: Median

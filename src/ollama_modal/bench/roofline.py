@@ -41,7 +41,10 @@ _ERROR_FIX = {
     "http_401": "check the API key (--api-key)",
     "http_403": "check the API key (--api-key)",
     "http_404": "check the URL and the model name",
-    "http_429": "the server's queue is full: lower the concurrency or raise max_containers",
+    "http_429": ("the server refused them as over its concurrency cap (a Modal Server answers 429 above server.max_inputs "
+                 "requests in flight per container and does not queue them): bench at most max_inputs x the containers up, "
+                 "or raise server.max_inputs (and ollama.num_parallel) or keep more containers up (warm.min_containers, "
+                 "warm.buffer_containers)"),
     "http_503": "the server's queue is full: lower the concurrency or raise max_containers",
     "timeout": "raise the timeouts or check that the app is up (omc status)",
     "connect": "check the URL and that the app is deployed (omc status)",
@@ -100,6 +103,9 @@ def _advise(by_c, first, spec, bound, typical, measured, fraction) -> tuple[str,
         kinds.update(lv.errors_by_kind)
     if failed and failed / total >= ERROR_SHARE:
         kind = kinds.most_common(1)[0][0]
+        if kind == "http_429":
+            return "rejected", (f"{kinds[kind]} of {total} requests were rejected with 429 (too many at once): "
+                                f"{_fix(kind)}, then bench again.")
         return "errors", f"{failed} of {total} requests failed (most often {kind}): {_fix(kind)}, then bench again."
 
     for lv in by_c:

@@ -166,6 +166,7 @@ async def run_bench(config: BenchConfig, progress: Progress | None = None) -> Be
         errors=head.errors,
         errors_by_kind=head.errors_by_kind,
         retries=head.retries,
+        rejected=head.rejected,
         ttft_ms=head.ttft_ms,
         itl_ms=head.itl_ms,
         per_stream_tokens_per_s=head.per_stream_tokens_per_s,

@@ -8,6 +8,10 @@ from collections.abc import Sequence
 from .client import RequestSample
 from .models import FirstRequest, LevelReport, Median, Percentiles2, Percentiles3
 
+#: The kind of a request the server refused as over its concurrency cap (a Modal Server above
+#: max_concurrency per container): counted in ``errors`` and, apart, in ``rejected``.
+REJECTED = "http_429"
+
 
 def percentiles(values: Sequence[float], qs: Sequence[float]) -> list[float | None]:
     """Linear-interpolated percentiles; None for each when there are no values."""
@@ -51,6 +55,7 @@ def summarise(samples: Sequence[RequestSample], concurrency: int, wall_s: float,
         errors=len(samples) - len(ok),
         errors_by_kind=errors_by_kind(samples),
         error_examples=error_examples(samples),
+        rejected=sum(1 for s in samples if s.error == REJECTED),
         retries=sum(s.retries for s in samples),
         ttft_ms=Percentiles3(p50=t50, p95=t95, p99=t99),
         itl_ms=Percentiles2(p50=i50, p95=i95),

@@ -39,6 +39,11 @@ def error_lines(r: BenchResult) -> list[str]:
     return [f"{kind} x{n}" + (f": {examples[kind]}" if examples.get(kind) else "") for kind, n in sorted(counts.items())]
 
 
+def rejected_total(r: BenchResult) -> int:
+    """429s over the whole run (every level and the first request)."""
+    return sum(lv.rejected for lv in r.levels) + (1 if r.first_request.error == "http_429" else 0)
+
+
 def all_failed(r: BenchResult) -> bool:
     """Not one request of the run (the first one included) got an answer."""
     return not r.first_request.ok and all(lv.ok == 0 for lv in r.levels)
@@ -53,6 +58,7 @@ def summary_rows(r: BenchResult) -> list[tuple[str, str]]:
         ("Endpoint", f"{r.url} ({r.model})"),
         ("Concurrency", str(r.concurrency) + (" (best of the sweep)" if len(r.levels) > 1 else "")),
         ("Requests", f"{r.requests}" + (f", {r.errors} failed: {_errors(r.errors_by_kind)}" if r.errors else "")
+         + (f" ({r.rejected} rejected with 429: over the concurrency cap, not queued)" if r.rejected else "")
          + (f", {r.retries} retried on a fresh connection" if r.retries else "")),
         ("Time to first token", f"p50 {_ms(r.ttft_ms.p50)} · p95 {_ms(r.ttft_ms.p95)} · p99 {_ms(r.ttft_ms.p99)}"),
         ("Inter-token latency", f"p50 {_ms(r.itl_ms.p50)} · p95 {_ms(r.itl_ms.p95)}"),

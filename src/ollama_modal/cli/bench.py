@@ -36,8 +36,8 @@ def bench_cmd(
     if ctx.invoked_subcommand is not None:
         return
     from ..bench import (
-        BenchConfig, all_failed, error_lines, load_prompts, measure_cold_start, parse_levels, run_bench_sync, save_result,
-        send_one_sync,
+        BenchConfig, all_failed, error_lines, load_prompts, measure_cold_start, parse_levels, rejected_total, run_bench_sync,
+        save_result, send_one_sync,
     )
     from ..config.modelsize import estimate_model
     from ..errors import UsageError
@@ -97,10 +97,21 @@ def bench_cmd(
     if all_failed(result):
         from ..errors import RemoteError
 
+        if rejected_total(result) == 1 + sum(lv.requests for lv in result.levels):  # the first request and every level's
+            raise RemoteError(
+                "every request was rejected with 429: the endpoint was over its concurrency cap the whole run",
+                hint=REJECTED_HINT,
+            )
         raise RemoteError(
             f"every request failed ({'; '.join(error_lines(result))})",
             hint="check the URL, the API key (omc keys show) and the app's state (omc status, omc logs)",
         )
+
+
+REJECTED_HINT = ("A Modal Server answers 429 above server.max_inputs requests in flight per container "
+                 "(max_concurrency) and does not queue: keep clients under max_inputs x the containers up, or raise "
+                 "server.max_inputs (and ollama.num_parallel), or keep more containers up (warm.min_containers, "
+                 "warm.buffer_containers).")
 
 
 def _run_with_progress(run, config, *, quiet: bool):
@@ -155,6 +166,10 @@ def _show(d: dict, errors: list[str]) -> None:
     print_text(r["advice"])
     for line in errors:
         print_text(f"errors: {line}")
+    rejected = sum(lv.get("rejected", 0) for lv in d["levels"]) + (fr.get("error") == "http_429")
+    if rejected:
+        print_text(f"rejected: {rejected} request(s) got 429 Too Many Requests, i.e. the server refused them as over its "
+                   f"concurrency cap instead of queueing them. {REJECTED_HINT}")
     retried = sum(lv.get("retries", 0) for lv in d["levels"]) + fr.get("retries", 0)
     if retried:
         print_text(f"retries: {retried} request(s) went again on a fresh connection after the server had closed "
