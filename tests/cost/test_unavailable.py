@@ -67,3 +67,66 @@ def test_traffic_generated_a_day_at_a_time(profiles_dir: Path) -> None:
     (profiles_dir / "srv.toml").write_text('extends = "a10g-balanced"\n[server]\nprimitive = "server"\n')
     with pytest.raises(UsageError, match="held in memory"):
         cost_for(resolve("srv").profile, GeneratedTraffic(0.5, 86400.0), traffic_text="generated")
+
+
+# --- above the hard cap: 429 ------------------------------------------------------------------
+
+def over_cap(arrivals, *, service=10.0, **kw):
+    """over_cap_requests from the reference loop and the pool model (they must agree)."""
+    from ollama_modal.cost.events import simulate_events
+    from ollama_modal.cost.pool import simulate_pool
+
+    a = np.asarray(arrivals, dtype=float)
+    s = np.full(a.size, service) if np.isscalar(service) else np.asarray(service, dtype=float)
+    args = dict(window=60.0, cold_start=30.0, concurrency=2, **kw)
+    ref = simulate_events(a, s, 3600.0, **args)
+    pool = simulate_pool(a, s, 3600.0, **args)
+    assert pool is not None and pool.over_cap_requests == ref.over_cap_requests
+    return ref.over_cap_requests
+
+
+def test_a_burst_above_the_ready_containers_slots_is_over_the_cap():
+    # One container always up, 2 slots: 5 at once, 2 run, 3 wait for containers that start
+    # (a web function queues them; a Modal Server answers 429).
+    assert over_cap([0, 0, 0, 0, 0], min_changes=[(0.0, 1)]) == 3
+    # Spaced out, each finds a free slot: none.
+    assert over_cap([0, 20, 40, 60], min_changes=[(0.0, 1)]) == 0
+    # At max_containers (1) they wait for a slot, not a container: still over the cap.
+    assert over_cap([0, 0, 0, 5], min_changes=[(0.0, 1)], max_containers=1) == 2
+
+
+def test_waiting_with_no_container_ready_is_a_503_not_a_429():
+    # Scale-to-zero: the first requests wait for the first container (503s on a Server, see
+    # above); none of them is over a cap. Once it is ready, a burst above its slots is.
+    assert over_cap([0, 0, 0]) == 0
+    assert over_cap([0, 40, 40, 40, 40]) == 2  # ready at 30 with 2 slots: 40 x4 -> 2 over
+
+
+def test_the_pool_model_counts_what_the_reference_loop_counts():
+    from ollama_modal.cost.traffic import poisson
+
+    rng = np.random.default_rng(7)
+    for seed, kw in enumerate([dict(min_changes=[(0.0, 1)]), dict(), dict(buffer_containers=1),
+                               dict(min_changes=[(0.0, 1)], max_containers=3), dict(target_inputs=1)]):
+        tr = poisson(40, 3600, seed)
+        over_cap(tr.times, service=rng.uniform(5, 40, tr.times.size), **kw)
+
+
+def test_omc_cost_reports_429s_on_a_server(omc, profiles_dir: Path, tmp_path: Path) -> None:
+    """An always-on Server with 4 slots: 10 requests at once, 6 above the cap."""
+    trace = tmp_path / "burst.csv"
+    trace.write_text("timestamp\n" + "2026-11-02T09:00:00Z\n" * 10 + "2026-11-02T12:00:00Z\n")
+    r = omc("cost", "--profile", "a10g-always-on", "--trace", str(trace), "--json")
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["primitive"] == "server" and d["server"]["unavailable_requests"] == 0
+    assert d["server"]["rejected_requests"] == 6 and d["server"]["rejected_fraction"] == round(6 / 11, 6)
+    assert d["server"]["failed_requests"] == 0  # clients retry by default
+    assert "over_cap_requests" not in d  # reported in the server object only
+    r = omc("cost", "--profile", "a10g-always-on", "--trace", str(trace), "--no-client-retry", "--json")
+    assert json.loads(r.stdout)["server"]["failed_requests"] == 6
+    r = omc("cost", "--profile", "a10g-always-on", "--trace", str(trace), "--no-client-retry")
+    assert r.exit_code == 0 and "fail with 429" in r.stderr and "max_inputs (4)" in r.stderr
+    # A web function queues the same requests: no server object.
+    d = json.loads(omc("cost", "--profile", "a10g-balanced", "--trace", str(trace), "--json").stdout)
+    assert d["server"] is None

@@ -189,6 +189,17 @@ def cost_cmd(
     info(f"traffic: {text}; {reports[0].rates.source}; latency includes cold-start waits and queueing")
     for rep in reports:
         u = rep.unavailable
+        if u is not None and u.rejected_requests:
+            share = f"{u.rejected_requests} requests ({100 * u.rejected_requests / max(1, u.total_requests):.2f}%)"
+            cap = resolve(rep.profile).profile.server.max_inputs
+            if u.client_retry:
+                info(f"{rep.profile} serves as a Modal Server: {share} arrive while every ready container runs its "
+                     f"max_inputs ({cap}) and get 429 (a Server does not queue); retried, they are served about when "
+                     "the latency above says")
+            else:
+                warn(f"{rep.profile} serves as a Modal Server: {share} arrive while every ready container runs its "
+                     f"max_inputs ({cap}) and fail with 429 (a Server does not queue; clients that do not retry); raise "
+                     "server.max_inputs, set server.target_inputs below it, or keep more containers up")
         if u is None or not u.requests:
             continue
         share = f"{u.requests} requests ({100 * u.fraction:.2f}%)"

@@ -17,6 +17,8 @@ The pool (docs/cost.md, "The model"):
   newest containers stop first (those still starting, if any). Containers are identical, so
   which one serves a request does not matter.
 * At time 0 the floor's containers are up and warm. Billing is cut at the span's end.
+* A request that must wait although a container is ready (every ready one runs ``max_inputs``)
+  counts as *over the cap*: queued here, answered 429 by a Modal Server (``over_cap_requests``).
 
 At equal times: completions, then containers becoming ready, then floor changes, then
 arrivals, then scale-down checks (so a request arriving exactly ``scaledown_window`` after the
@@ -74,7 +76,7 @@ class _Pool:
         self.ready = 0  # containers ready (always the bottom ones: the oldest started first)
         self.billed = self.busy_t = 0.0
         self.last_t = 0.0
-        self.cold = self.cold_req = self.queued = self.seen = 0
+        self.cold = self.cold_req = self.queued = self.seen = self.over_cap = 0
         self.lat = [0.0] * len(a)
 
     def push(self, t: float, kind: int, payload: int) -> None:
@@ -193,7 +195,7 @@ class _Pool:
                     gave_up = "cost"
                 if gave_up:
                     return Usage(self.billed + up, self.busy_t, self.cold, self.cold_req, self.queued,
-                                 np.asarray(self.lat[:i]), self.seen, "events", gave_up)
+                                 np.asarray(self.lat[:i]), self.seen, "events", gave_up, over_cap_requests=self.over_cap)
             self.account(t)
             at_cap = len(self.starts) >= self.cap  # no container can start for it
             self.n += 1
@@ -203,6 +205,8 @@ class _Pool:
                 self.begin(i, t)
             else:
                 self.queue.append(i)
+                if self.ready:
+                    self.over_cap += 1  # a ready container, but every slot taken
                 if at_cap:
                     self.queued += 1  # waits because max_containers are up
                 else:
@@ -224,4 +228,5 @@ class _Pool:
             latencies=np.asarray(self.lat),
             max_containers_seen=self.seen,
             method="events",
+            over_cap_requests=self.over_cap,
         )

@@ -401,7 +401,7 @@ def simulate_pool(
     hist = window + cold_start
     n = a.size
     lat = np.empty(n if source is None else 0)
-    waited_total = queued_total = cold_total = seen = 0
+    waited_total = queued_total = cold_total = seen = over_total = 0
     billed = busy = 0.0
     slow = 0
     ctx_a = np.empty(0)
@@ -483,6 +483,7 @@ def simulate_pool(
             full = base + levels.up_before(at) >= cap  # max_containers were up when it came
             queued_total += int(full.sum())
             waited_total += int(waited.sum()) - int(full.sum())
+            over_total += int(np.count_nonzero(base + levels.ready(at) > 0))  # a ready container, every slot taken
         billed += billed_c
         cold_total += cold_c
         if progress is not None:
@@ -492,7 +493,8 @@ def simulate_pool(
             reason = "latency" if slow >= give_up.slow_requests else "cost" if billed > give_up.container_seconds else None
             if reason:
                 return Usage(billed, busy, cold_total, waited_total, queued_total, lat[:hi], seen, "pool", reason,
-                             hist_lat.percentiles() if hist_lat is not None else None, done if hist_lat is not None else None)
+                             hist_lat.percentiles() if hist_lat is not None else None, done if hist_lat is not None else None,
+                             over_cap_requests=over_total)
         if last:
             break
         keep = F > t1 - hist
@@ -509,4 +511,5 @@ def simulate_pool(
         method="pool",
         percentiles=hist_lat.percentiles() if hist_lat is not None else None,
         requests=done if hist_lat is not None else None,
+        over_cap_requests=over_total,
     )

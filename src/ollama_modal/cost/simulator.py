@@ -90,10 +90,13 @@ class SimResult:
     cold_start_s: float
     method: str
     latencies: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    #: Requests that waited although a container was ready (Usage.over_cap_requests): on a
+    #: Modal Server they get 429; reported in the ``server`` object, not here.
+    over_cap_requests: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract (``omc cost --json``): the fields above minus the raw latencies."""
-        return {k: v for k, v in self.__dict__.items() if k != "latencies"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("latencies", "over_cap_requests")}
 
 
 def percentiles(latencies: np.ndarray) -> dict[str, float]:
@@ -127,6 +130,7 @@ def price(usage: Usage, span: float, machine: Machine, requests: int, cold_start
         cold_start_s=cold_start,
         method=usage.method,
         latencies=usage.latencies,
+        over_cap_requests=usage.over_cap_requests,
     )
 
 

@@ -1,4 +1,5 @@
-"""What a Modal Server's clients meet while no container is up: 503s (docs/cost.md).
+"""What a Modal Server's clients meet while no container is up (503s), and above its hard
+concurrency cap (429s) (docs/cost.md).
 
 A web function holds a request while the first container starts; a Modal Server answers 503
 at once (the request still starts a container). Only the *first* container matters: once one
@@ -15,6 +16,15 @@ With ``client_retry`` the client retries each 503 every ``retry_interval_s`` unt
 is ready, so the request is served late (its extra wait is reported); without, those requests
 fail. The bill barely differs from the web function's (the same container starts at the same
 moment), which is why this is an overlay on the simulation's result, not a second simulation.
+
+Above the cap: a Server never queues. A request that arrives while containers are up but every
+ready one already runs ``max_inputs`` (its ``max_concurrency``) gets 429 at once, where a web
+function would queue it (during a scale-up, or at ``max_containers``). The simulation counts
+exactly those requests (``SimResult.over_cap_requests``, the same in the pool model and the
+reference loop); :func:`with_rejected` puts them here. With ``client_retry`` they are retried
+and served about when the web function would have served them (the latency figures); without,
+they fail. Either way the bill is the simulation's: a rejected request that is not retried
+would have cost a little less.
 """
 
 from __future__ import annotations
@@ -36,6 +46,8 @@ class Unavailable:
     failed_requests: int  # 0 with client_retry: they are served after retries
     retry_wait_s: dict[str, float]  # extra wait of the retried requests (p50/p95/max), {} without retries
     retry_interval_s: float
+    rejected_requests: int = 0  # arrivals above the hard cap of every ready container (429 on a Modal Server)
+    total_requests: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,7 +57,17 @@ class Unavailable:
             "failed_requests": self.failed_requests,
             "retry_wait_s": {k: round(v, 3) for k, v in self.retry_wait_s.items()},
             "retry_interval_s": self.retry_interval_s,
+            "rejected_requests": self.rejected_requests,
+            "rejected_fraction": round(self.rejected_requests / self.total_requests, 6) if self.total_requests else 0.0,
         }
+
+
+def with_rejected(u: Unavailable, over_cap_requests: int, total_requests: int) -> Unavailable:
+    """``u`` with the simulation's requests above the cap counted as 429s (failed unless retried)."""
+    from dataclasses import replace
+
+    failed = u.failed_requests + (0 if u.client_retry else over_cap_requests)
+    return replace(u, rejected_requests=over_cap_requests, total_requests=total_requests, failed_requests=failed)
 
 
 def always_up(min_changes: list[tuple[float, int]]) -> list[tuple[float, float]]:

@@ -22,6 +22,9 @@ class Usage:
     #: histogram, and the number of requests simulated.
     percentiles: dict[str, float] | None = None
     requests: int | None = None
+    #: Requests that waited although a container was ready: every ready container had its
+    #: max_inputs running. A web function queues them; a Modal Server answers them 429.
+    over_cap_requests: int = 0
 
 
 class LatencyHistogram:

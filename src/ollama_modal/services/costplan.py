@@ -170,7 +170,8 @@ def prepare(
 
 def cost_for(profile: Any, traffic: Any, *, traffic_text: str, client_retry: bool = True, **kw: Any) -> CostReport:
     """The simulated month; on a Modal Server (``primitives.choose``) also the 503s its clients
-    meet while no container is up, retried or failed per ``client_retry``."""
+    meet while no container is up and the 429s above its hard cap, retried or failed per
+    ``client_retry``."""
     import numpy as np
 
     from .. import primitives
@@ -197,6 +198,9 @@ def cost_for(profile: Any, traffic: Any, *, traffic_text: str, client_retry: boo
                 traffic.times, i.service, scaledown_window=i.policy.scaledown_window, cold_start_s=i.cold_start_s,
                 min_changes=min_changes(i.policy, traffic), client_retry=client_retry,
             )
+        from ..cost.unavailable import with_rejected
+
+        unavailable = with_rejected(unavailable, result.over_cap_requests, result.requests)
     return CostReport(profile.name, traffic_text, result, i.cold_start, i.rates, kw.get("service_seconds"), mean, kind, unavailable)
 
 
