@@ -29,6 +29,8 @@ MODEL = "omc-model"
 GPU_SWITCH = "omc-gpu-switch"
 #: The profile's warm schedule (JSON), when it has one: status tells the scheduler's changes from drift.
 WARM_SCHEDULE = "omc-warm-schedule"
+#: The profile's app.region (JSON), when it pins one: what runs is priced with Modal's region multiplier.
+REGION = "omc-region"
 
 #: Deployed settings, for field-level plans against what runs: tag -> (label, reader).
 FIELDS: dict[str, tuple[str, object]] = {
@@ -198,6 +200,8 @@ def app_tags(profile: Profile, config_hash: str) -> dict[str, str]:
     if profile.warm.schedule:
         windows = [w.model_dump(mode="json") for w in profile.warm.schedule]
         put(tags, WARM_SCHEDULE, jsonio.dumps(windows, separators=(",", ":"), sort_keys=True))
+    if profile.app.region:
+        put(tags, REGION, jsonio.dumps(profile.app.region, separators=(",", ":")))
     return dict(sorted(tags.items()))
 
 

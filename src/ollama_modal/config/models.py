@@ -15,7 +15,7 @@ from .. import catalog
 from ..service.settings import DEFAULT_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, origin_problem
 from .durations import parse_duration
 from .limits import MAX_CONTAINERS_LIMIT, SCALEDOWN_MAX, SCALEDOWN_MIN  # noqa: F401  (re-exported)
-from .names import environment_name, modal_object_name
+from .names import APP_NAME_RE, environment_name, modal_object_name  # noqa: F401  (re-exported)
 
 # Defaults, named so docs and code agree.
 DEFAULT_APP_NAME = "omc-ollama"
@@ -42,7 +42,6 @@ EXIT_GRACE_MAX = 3600
 # Ollama references end up in image build commands: allow only what the registry allows.
 MODEL_REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*){0,3}(:[A-Za-z0-9][A-Za-z0-9._-]{0,127})?")
 MODEL_REF_MAX = 300
-APP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 VERSION_RE = re.compile(r"\d{1,4}\.\d{1,4}\.\d{1,4}(-rc\d{1,3})?")
 REGION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")

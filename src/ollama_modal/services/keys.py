@@ -68,6 +68,23 @@ class KeyRing:
 
 
 def _path(secret: str, environment: str | None) -> Path:
+    """The key file of ``secret`` in ``environment``. Both names become part of a file name, so
+    they are checked here against Modal's name rules (``config.names``), whoever passed them:
+    a name with a path in it can never point outside the key store."""
+    from ..config.names import environment_name, key_store_name
+    from ..safeio import shown
+
+    try:
+        key_store_name(secret)
+    except ValueError as e:
+        raise UsageError(f"cannot use the local key store for Secret {shown(secret)}: {e}",
+                         hint="set server.api_key_secret in the profile to a valid Modal Secret name") from None
+    if environment is not None:
+        try:
+            environment_name(environment)
+        except ValueError as e:
+            raise UsageError(f"cannot use the local key store for environment {shown(environment)}: {e}",
+                             hint="pass --env NAME or set app.environment to a valid Modal environment name") from None
     return state_dir() / "keys" / f"{environment or 'default'}--{secret}.json"
 
 

@@ -25,7 +25,9 @@ def token_name(profile: Any) -> str:
 
 def ring_name(profile: Any) -> str:
     """The local key store's name for the app's proxy tokens (never a Modal Secret)."""
-    return f"proxy-token--{profile.app.name}"
+    from ..config.names import PROXY_TOKEN_RING_PREFIX
+
+    return PROXY_TOKEN_RING_PREFIX + profile.app.name
 
 
 def token_id(value: str) -> str:

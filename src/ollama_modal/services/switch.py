@@ -145,9 +145,11 @@ def plan_warm_switch(
 
 
 def idle_cost(tags: dict[str, str], before: dict[str, int | None], after: dict[str, int | None]) -> dict[str, float] | None:
-    """The monthly idle cost before and after, as the deploy plan counts it: one container of the
-    GPU that runs (a deliberate switch included), always on, times the month's mean
-    min_containers (the recorded warm schedule included). None when the GPU is not known."""
+    """The monthly idle cost before and after, as the deploy plan and `omc cost` count it
+    (``pricing.idle_floor_monthly``, the same rates): one container of the GPU that runs (a
+    deliberate switch included) in the region it is pinned to, always on, times the month's mean
+    min_containers (the recorded warm schedule included); the price overrides of the deployed
+    profile when it is found here. None when the GPU is not known."""
     import json
 
     from ..config.models import Profile
@@ -159,8 +161,10 @@ def idle_cost(tags: dict[str, str], before: dict[str, int | None], after: dict[s
     types, count = T.parse_gpu(gpu)
     try:
         schedule = json.loads(T.read(tags, T.WARM_SCHEDULE) or "[]")
+        region = json.loads(T.read(tags, T.REGION) or "null")
         profile = Profile.model_validate(
-            {"name": "deployed", "gpu": {"type": types[0], "count": count, "fallback": types[1:]}, "warm": {"schedule": schedule}}
+            {"name": "deployed", "gpu": {"type": types[0], "count": count, "fallback": types[1:]}, "warm": {"schedule": schedule},
+             "app": {"region": region}, "prices": _local_prices(tags)}
         )
     except (ValueError, ValidationError):
         return None
@@ -168,6 +172,18 @@ def idle_cost(tags: dict[str, str], before: dict[str, int | None], after: dict[s
         "before": round(idle_floor_monthly(profile, live_min=before.get("min_containers") or 0), 2),
         "after": round(idle_floor_monthly(profile, live_min=after.get("min_containers") or 0), 2),
     }
+
+
+def _local_prices(tags: dict[str, str]) -> dict[str, float]:
+    """The deployed profile's price overrides (not deployed, so not recorded): from the profile
+    of that name here, if there is one."""
+    name = T.read(tags, T.PROFILE)
+    if not name:
+        return {}
+    try:
+        return resolve(name).profile.prices.model_dump(exclude_none=True)
+    except ConfigError:
+        return {}
 
 
 def _validate(after: dict[str, int | None], max_inputs: int | None) -> None:
