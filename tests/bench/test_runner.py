@@ -7,7 +7,6 @@ is structure: counts, kinds, what the server received.
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
@@ -15,6 +14,7 @@ from ollama_modal.bench import BenchConfig, run_bench, run_bench_sync, send_one_
 from ollama_modal.bench.client import request_body, stream_request
 from ollama_modal.bench.transport import proxied
 from ollama_modal.errors import RemoteError, UsageError
+from tests.fakes.ports import closed_port
 
 TOKENS = 8
 
@@ -121,9 +121,7 @@ def test_errors_are_counted_by_kind(fake_server):
 
 
 def test_connect_errors_are_counted(fake_server):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
+    port = closed_port()  # nothing listens there, and nothing will
     r = run_bench_sync(BenchConfig(url=f"http://127.0.0.1:{port}", model="m", requests=3, concurrency=[2]))
     assert r.errors_by_kind == {"connect": 3} and not r.first_request.ok
     assert r.first_request.error == "connect" and r.output_tokens_per_s == 0.0
@@ -150,9 +148,7 @@ def test_model_is_resolved_from_the_endpoint(fake_server):
 
 
 def test_model_resolution_failure_is_a_remote_error():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     with pytest.raises(RemoteError, match="cannot reach"):
         run_bench_sync(BenchConfig(url=f"http://127.0.0.1:{port}", requests=1))
 

@@ -60,6 +60,7 @@ from modal_proto import api_pb2
 
 from .modal_server import FakeModalServer
 from .modal_state import ControlPlaneState, FunctionRecord
+from .ports import bound_socket, free_port
 
 HERE = Path(__file__).resolve().parent
 FAKE_OLLAMA = HERE / "fake_ollama.py"
@@ -70,12 +71,6 @@ START_LIMIT_S = 60.0
 #: 429, not its body: this text says the same in the proxy's words).
 OVER_CAP = "modal-http: too many concurrent requests: every container of this Server is serving its max_concurrency ({cap}); retry later"
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -155,6 +150,7 @@ class Endpoint:
     inflight: int = 0  # requests being served
     last_used: float = 0.0  # monotonic time the last request ended
     client: Any = None  # the ingress's pooled httpx.AsyncClient
+    sock: Any = None  # the ingress's listening socket, bound before the URL is handed out
 
 
 class DataPlane:
@@ -196,8 +192,9 @@ class DataPlane:
         with self._lock:
             ep = self.endpoints.get(key)
             if ep is None:
-                port = free_port()
-                ep = Endpoint(label, key[0], port, f"http://127.0.0.1:{port}")
+                sock = bound_socket()
+                port = sock.getsockname()[1]
+                ep = Endpoint(label, key[0], port, f"http://127.0.0.1:{port}", sock=sock)
                 self.endpoints[key] = ep
                 self._serve(ep)
         return ep.url
@@ -208,8 +205,9 @@ class DataPlane:
         with self._lock:
             ep = self.endpoints.get(key)
             if ep is None:
-                port = free_port()
-                ep = Endpoint(key[1], key[0], port, f"http://127.0.0.1:{port}", is_server=True)
+                sock = bound_socket()
+                port = sock.getsockname()[1]
+                ep = Endpoint(key[1], key[0], port, f"http://127.0.0.1:{port}", is_server=True, sock=sock)
                 self.endpoints[key] = ep
                 self._serve(ep)
         return ep.url
@@ -217,10 +215,10 @@ class DataPlane:
     def _serve(self, ep: Endpoint) -> None:
         import uvicorn
 
-        config = uvicorn.Config(self._ingress(ep), host="127.0.0.1", port=ep.port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(self._ingress(ep), log_level="warning", lifespan="off")
         ep.server = uvicorn.Server(config)
         ep.server.install_signal_handlers = lambda: None
-        ep.thread = threading.Thread(target=ep.server.run, name=f"ingress-{ep.label}", daemon=True)
+        ep.thread = threading.Thread(target=ep.server.run, kwargs={"sockets": [ep.sock]}, name=f"ingress-{ep.label}", daemon=True)
         ep.thread.start()
         end = time.monotonic() + START_LIMIT_S
         while not ep.server.started:
@@ -508,6 +506,8 @@ class DataPlane:
         for ep in self.endpoints.values():
             if ep.thread is not None:
                 ep.thread.join(10)
+            if ep.sock is not None:
+                ep.sock.close()
         self.state.web_url_hook = None
         self.state.server_url_hook = None
         self.state.run_function = None

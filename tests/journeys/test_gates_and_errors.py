@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .test_server_journey import free_port
+from tests.fakes.ports import free_port
 
 BALANCED = ("deploy", "--profile", "a10g-balanced", "--yes", "--json")
 

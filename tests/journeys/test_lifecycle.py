@@ -7,11 +7,12 @@ fixer removes the marker.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 
 import httpx
 import pytest
+
+from tests.fakes.ports import closed_port
 
 BALANCED = ("deploy", "--profile", "a10g-balanced", "--yes", "--json")
 
@@ -155,9 +156,7 @@ def test_control_plane_down_fails_fast_and_clearly(journey) -> None:
 
     The process limit only bounds the wait (the target is about 10 s); nothing is timed."""
     j = journey
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    dead = f"http://127.0.0.1:{closed_port()}"  # a port nobody listens on
     try:
         run = j.omc("status", "--json", expect=None, env={"MODAL_SERVER_URL": dead}, limit=30)
     except subprocess.TimeoutExpired:

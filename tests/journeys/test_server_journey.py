@@ -3,15 +3,9 @@ status with request statistics, switch-warm live, switch-gpu, and a cold benchma
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.fakes.ports import free_port
 
 
 def chat(url: str, key: str) -> httpx.Response:

@@ -34,9 +34,9 @@ def run_omc(args: list[str], server_url: str, tmp_path) -> subprocess.CompletedP
 
 @pytest.fixture
 def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # closed again: connections are refused
+    from tests.fakes.ports import closed_port
+
+    return closed_port()  # nothing listens, and nothing will: connections are refused
 
 
 @pytest.fixture

@@ -18,16 +18,11 @@ import pytest
 from ollama_modal.service.names import manifest_path
 from ollama_modal.service.runtime import ContainerRuntime
 from ollama_modal.service.settings import ServiceSettings
+from tests.fakes.ports import free_port  # noqa: F401  (re-exported to the tests)
 
 FAKE_OLLAMA = Path(__file__).resolve().parents[1] / "fakes" / "fake_ollama.py"
 MODEL = "codellama:7b"
 KEY = "omc-test-key-1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def place_model(store: Path, name: str = MODEL) -> Path:
@@ -129,12 +124,18 @@ def runtime(make_runtime, store) -> ContainerRuntime:
 
 
 class ServedApp:
-    def __init__(self, app, port: int) -> None:
+    """``app`` under uvicorn in a thread, on a listening socket handed over to it (no free-port race)."""
+
+    def __init__(self, app) -> None:
         import uvicorn
 
-        self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        from tests.fakes.ports import bound_socket
+
+        self.sock = bound_socket()
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def __enter__(self) -> ServedApp:
         self.thread.start()
@@ -144,12 +145,13 @@ class ServedApp:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+        self.sock.close()
 
 
 @pytest.fixture
 def served(runtime) -> Iterator[ServedApp]:
     """The runtime's proxy, served by uvicorn on a free port."""
-    with ServedApp(runtime.asgi_app(), free_port()) as s:
+    with ServedApp(runtime.asgi_app()) as s:
         yield s
 
 
@@ -178,8 +180,7 @@ class ServedProxy(ServedApp):
     def __init__(self, settings: ServiceSettings) -> None:
         from ollama_modal.service.proxy import create_app
 
-        self.port = free_port()
-        super().__init__(create_app(settings), self.port)
+        super().__init__(create_app(settings))
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ def test_every_configured_key_is_accepted_during_rotation(service_env, store, ma
     place_model(store)
     rt = make_runtime()
     rt.start()
-    with ServedApp(rt.asgi_app(), free_port()) as s:
+    with ServedApp(rt.asgi_app()) as s:
         for key, status in [("new-key", 200), ("old-key", 200), ("older-key", 401), ("new-key,old-key", 401)]:
             assert httpx.get(s.url + "/api/tags", headers=auth(key)).status_code == status, key
 
@@ -243,7 +243,7 @@ def test_a_restored_snapshot_accepts_the_keys_of_the_secret_at_restore(service_e
     rt.start(phase="restore")  # @modal.enter(snap=False)
     app = rt.asgi_app()
     assert early is None or app is early
-    with ServedApp(app, free_port()) as s:
+    with ServedApp(app) as s:
         assert httpx.get(s.url + "/api/tags", headers=auth("new-key")).status_code == 200
         assert httpx.get(s.url + "/api/tags", headers=auth("old-key")).status_code == 401
 
