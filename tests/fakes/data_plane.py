@@ -242,10 +242,21 @@ class DataPlane:
                     break
             began = plane.state.clock()  # Modal's clock: a test may set when requests happen
             status = [0]
+            recorded = [False]
+
+            def record() -> None:
+                if ep.is_server and status[0] and not recorded[0]:
+                    recorded[0] = True
+                    plane.record_server_request(ep, began, status[0], plane.state.clock() - began, scope["path"])
 
             async def answered(message) -> None:  # noqa: ANN001 - ASGI message
                 if message["type"] == "http.response.start":
                     status[0] = message["status"]
+                elif message["type"] == "http.response.body" and not message.get("more_body"):
+                    # In the history before the client holds the whole answer (no race with a
+                    # test that reads the history right after its request).
+                    ep.last_used = time.monotonic()
+                    record()
                 await send(message)
 
             ep.inflight += 1
@@ -254,8 +265,7 @@ class DataPlane:
             finally:
                 ep.inflight -= 1
                 ep.last_used = time.monotonic()
-                if ep.is_server and status[0]:
-                    plane.record_server_request(ep, began, status[0], plane.state.clock() - began, scope["path"])
+                record()  # a client that left mid-answer
 
         return app
 
