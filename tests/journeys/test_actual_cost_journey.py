@@ -64,7 +64,8 @@ def test_deploy_then_the_bill_beside_the_prediction(journey, tmp_path) -> None:
 
 
 def test_real_requests_through_a_server_are_what_is_predicted(journey) -> None:
-    from tests.journeys.test_server_journey import chat, free_port
+    from tests.fakes.ports import free_port
+    from tests.journeys.test_server_journey import chat
 
     j = journey
     profiles = j.cwd / "profiles"

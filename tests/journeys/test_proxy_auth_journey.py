@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from .test_server_journey import free_port
+from tests.fakes.ports import free_port
 
 
 def _models(url: str, headers: dict[str, str]) -> httpx.Response:
@@ -43,6 +43,15 @@ def test_proxy_tokens_guard_the_endpoint(journey, warm: str) -> None:
         ok = _models(url, _bearer(token))
     assert ok.status_code == 200, ok.text
     assert _models(url, {"Modal-Key": tid, "Modal-Secret": secret}).status_code == 200
+
+    # The gate's health request carries this machine's token through Modal's proxy; without
+    # one here it fails saying so, instead of a bare 401.
+    st = j.omc("status", "--check", "--json").json()
+    assert st["health"]["ready"] is True, st["health"]
+    empty = j.home / "elsewhere-state"
+    gate = j.omc("status", "--check", "--json", "--wait", "5", env={"OMC_STATE_DIR": str(empty)}, expect=4)
+    health = gate.json()["health"]
+    assert health["state"] == "broken" and "proxy token" in health["reason"] and "omc keys rotate" in gate.err, gate
 
     # Rotate: both tokens work; --drop-old deletes the old one in Modal, and it stops working.
     new = j.omc("keys", "rotate", "--profile", "team", "--yes", "--show", "--json").json()["active"]

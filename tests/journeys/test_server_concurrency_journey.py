@@ -9,7 +9,7 @@ import threading
 import httpx
 
 from tests.fakes.data_plane import OVER_CAP
-from tests.journeys.test_server_journey import free_port
+from tests.fakes.ports import free_port
 
 CAP = 2
 #: Bounds a hang only (a held request that never arrives); asserts nothing about speed.

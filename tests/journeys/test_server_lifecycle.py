@@ -10,7 +10,9 @@ import io
 
 import httpx
 
-from .test_server_journey import chat, free_port
+from tests.fakes.ports import free_port
+
+from .test_server_journey import chat
 
 
 def _bearer(key: str) -> dict[str, str]:

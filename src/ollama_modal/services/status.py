@@ -116,11 +116,11 @@ class Probe:
     fields: dict[str, Any]
 
 
-def probe_ready(client: Any, url: str, timeout: float) -> Probe:
+def probe_ready(client: Any, url: str, timeout: float, headers: dict[str, str] | None = None) -> Probe:
     import httpx
 
     try:
-        r = client.get(url.rstrip("/") + "/readyz", timeout=timeout)
+        r = client.get(url.rstrip("/") + "/readyz", timeout=timeout, headers=headers)
     except httpx.TimeoutException:
         return Probe("starting", f"no answer within {timeout:g} s (Modal holds a request through a cold start)",
                      {"error": f"no answer from /readyz within {timeout:g} s"})
@@ -173,6 +173,7 @@ def wait_ready(
     *,
     probe_timeout: float = READY_TIMEOUT_S,
     progress: Callable[[Probe, float, float], None] | None = None,
+    headers: dict[str, str] | None = None,
     client: Any = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -199,7 +200,7 @@ def wait_ready(
             remaining = deadline - clock()
             timeout = probe_timeout if wait_s <= 0 else max(probe_timeout, min(PROBE_TIMEOUT_S, remaining))
             sent = clock()
-            probe = probe_ready(client, url, timeout)
+            probe = probe_ready(client, url, timeout, headers)
             attempts += 1
             now = clock()
             errors = errors + 1 if probe.kind == "error" else 0
@@ -322,7 +323,8 @@ def collect(
             st.url = f_url.result()
         except Exception as e:  # noqa: BLE001 - reported, not fatal
             st.problems.append(f"endpoint URL unavailable: {e}")
-        f_health = pool.submit(wait_ready, st.url, wait_s, progress=progress) if (check_endpoint and st.url) else None
+        headers, no_token = _proxy_auth(tags, app, local_profile)
+        f_health = pool.submit(wait_ready, st.url, wait_s, progress=progress, headers=headers) if (check_endpoint and st.url) else None
         try:
             stats = f_stats.result()
             st.backlog, st.containers = stats.backlog, stats.num_total_runners
@@ -348,6 +350,8 @@ def collect(
                 st.problems.append(f"request statistics unavailable: {e}")
         if f_health is not None:
             st.health = f_health.result()
+            if no_token and st.health.get("status_code") in (401, 403):
+                st.health["reason"] = no_token
         elif not check_endpoint:
             st.health = {"ready": None, "skipped": True, "state": "skipped"}
     if not prim.holds_requests_when_cold and st.warm.get("min_containers") == 0:
@@ -376,6 +380,27 @@ def collect(
         st.drift_checked, st.drift_basis = True, "local_profile"
         st.drift = local_drift(local_profile, tags, st.config_hash)
     return st
+
+
+def _proxy_auth(tags: dict[str, str], app: str, local_profile: Any | None) -> tuple[dict[str, str] | None, str | None]:
+    """With ``auth = "proxy"`` Modal's proxy answers 401 to a request without a workspace proxy
+    token, /readyz included: send this machine's token for the app (``services.proxy_tokens``).
+    Returns the headers, and what to say when there is no token here."""
+    if T.read(tags, "omc-auth") != "proxy":
+        return None, None
+    from ..config.names import PROXY_TOKEN_RING_PREFIX
+    from ..errors import OmcError
+    from .keys import load
+
+    env = local_profile.app.environment if local_profile is not None else None
+    try:
+        ring = load(PROXY_TOKEN_RING_PREFIX + app, env)
+    except OmcError:
+        ring = None
+    if ring is None or not ring.keys:
+        return None, ("the endpoint takes Modal proxy auth (auth = \"proxy\") and this machine holds no proxy token for "
+                      f"app {app!r}: run `omc keys rotate` here to make one, or skip the request with --no-health")
+    return {"Authorization": f"Bearer {ring.keys[0]}"}, None
 
 
 def local_drift(local_profile: Any, tags: dict[str, str], deployed_hash: str | None) -> list[dict[str, Any]]:
