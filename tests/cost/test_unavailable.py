@@ -130,3 +130,21 @@ def test_omc_cost_reports_429s_on_a_server(omc, profiles_dir: Path, tmp_path: Pa
     # A web function queues the same requests: no server object.
     d = json.loads(omc("cost", "--profile", "a10g-balanced", "--trace", str(trace), "--json").stdout)
     assert d["server"] is None
+
+
+def test_the_profile_target_inputs_is_what_the_autoscaler_aims_for(profiles_dir: Path) -> None:
+    """server.target_inputs below max_inputs: Modal adds containers earlier (fewer 429s on a
+    Server); the simulation uses it, so advice to lower it shows in omc cost."""
+    from ollama_modal.config import resolve
+    from ollama_modal.cost.traffic import poisson
+    from ollama_modal.services.costplan import cost_for, prepare
+
+    (profiles_dir / "eager.toml").write_text('extends = "a10g-always-on"\n[server]\ntarget_inputs = 1\n')
+    traffic = poisson(20, 6 * 3600, 3)
+    eager, base = resolve("eager").profile, resolve("a10g-always-on").profile
+    assert prepare(eager, traffic).policy.target_inputs == 1
+    assert prepare(base, traffic).policy.target_inputs in (None, base.server.max_inputs)
+    e = cost_for(eager, traffic, traffic_text="t")
+    b = cost_for(base, traffic, traffic_text="t")
+    assert e.result.max_containers_seen > b.result.max_containers_seen
+    assert e.unavailable.rejected_requests < b.unavailable.rejected_requests

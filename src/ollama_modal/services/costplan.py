@@ -158,6 +158,7 @@ def prepare(
     policy = Policy(
         scaledown_window=w.scaledown_window,
         concurrency=profile.server.max_inputs,
+        target_inputs=profile.server.target_inputs,  # Modal scales at the target (default: max_inputs)
         min_containers=w.min_containers,
         max_containers=w.max_containers,
         buffer_containers=w.buffer_containers,
