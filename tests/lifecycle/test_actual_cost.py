@@ -298,3 +298,15 @@ def test_history_days_and_boundaries_with_fake_rows() -> None:
     h = observed_history(be, "omc-ollama", WEEK, now=now + timedelta(seconds=1))  # 2026-11-02 no longer whole
     assert [d.day for d in h.covered] == [3, 4, 5, 6, 7, 8] and h.traffic is None
     assert h.reason.startswith("2026-11-01 to 2026-11-02 (2 days): older than")
+
+
+def test_the_deployed_concurrency_and_a_live_target_are_what_is_predicted(deployed, omc, modal_server, profiles_dir) -> None:
+    """The simulation aims for target_inputs: the deployed max_inputs and a live
+    switch-warm --target-inputs count, not the profile file as it is now."""
+    from ollama_modal.services.actual import deployed_profile
+
+    assert omc("switch-warm", "--target-inputs", "1", "--yes").exit_code == 0
+    (profiles_dir / "team.toml").write_text(PROFILE + "[server]\nmax_inputs = 8\n")  # edited after the deploy
+    tags = ModalBackend().app_info("omc-ollama").tags
+    p = deployed_profile(tags, "omc-ollama")
+    assert p.server.max_inputs == 4 and p.server.target_inputs == 1

@@ -150,8 +150,9 @@ def _money(x: float) -> Decimal:
 
 
 def deployed_profile(tags: dict[str, str], app: str) -> Any:
-    """The profile as it runs: the recorded profile with the deployed model, warm values, live
-    overrides and GPU switch put back (the local file may have changed since the deploy)."""
+    """The profile as it runs: the recorded profile with the deployed model, warm values,
+    concurrency (max_inputs, target_inputs), live overrides and GPU switch put back (the local
+    file may have changed since the deploy)."""
     from ..config.loader import Origin, resolve
     from ..errors import ConfigError
 
@@ -166,9 +167,15 @@ def deployed_profile(tags: dict[str, str], app: str) -> Any:
         raw = T.read(tags, "omc-" + key.replace("_", "-"))
         if raw is not None:
             overrides[("warm", key)] = (None if raw == "none" else int(raw), deployed)
+    for key in ("max_inputs", "target_inputs"):  # the deployed concurrency (the Server's hard cap and target)
+        raw = T.read(tags, "omc-" + key.replace("_", "-"))
+        if raw is not None and raw != "none":
+            overrides[("server", key)] = (int(raw), deployed)
     for key, value in T.live_overrides(tags).items():
         if key in T.WARM_KEYS:
             overrides[("warm", key)] = (value, Origin("flag", "live override"))
+        elif key == "target_inputs":
+            overrides[("server", key)] = (value, Origin("flag", "live override"))
     if switch := T.gpu_switch(tags):
         first, *fallback = [g.split(":")[0].strip() for g in switch.split(",") if g.strip()]
         overrides[("gpu", "type")] = (first, deployed)
