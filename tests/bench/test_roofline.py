@@ -52,6 +52,7 @@ def test_errors_rule_names_the_kind_and_fix():
     r = analyse([level(errors={"http_503": 4, "timeout": 1})], first(), "A10", 1, MODEL_BYTES)
     assert r.rule == "errors"
     assert "5 of 21" in r.advice and "http_503" in r.advice and "max_containers" in r.advice
+    assert "min_containers" in r.advice and "queue is full" not in r.advice  # a Server's 503 means no container up
 
 
 def test_a_few_errors_do_not_take_over():

@@ -45,7 +45,9 @@ _ERROR_FIX = {
                  "requests in flight per container and does not queue them): bench at most max_inputs x the containers up, "
                  "or raise server.max_inputs (and ollama.num_parallel) or keep more containers up (warm.min_containers, "
                  "warm.buffer_containers)"),
-    "http_503": "the server's queue is full: lower the concurrency or raise max_containers",
+    "http_503": ("no container could take them: a Modal Server answers 503 at once while no container is up (it holds no "
+                 "request during a cold start), and an app at warm.max_containers has none to spare; keep a container up "
+                 "(warm.min_containers), raise warm.max_containers or lower the concurrency (bench --cold measures the start)"),
     "timeout": "raise the timeouts or check that the app is up (omc status)",
     "connect": "check the URL and that the app is deployed (omc status)",
 }
