@@ -195,12 +195,14 @@ def load_trace(path: str | Path, *, span: float | None = None) -> Traffic:
     from .tracefile import read_trace
 
     p = Path(path)
-    times, tokens, _ = read_trace(p)
-    order = np.argsort(times, kind="stable")
-    times = times[order]
-    tokens = tokens[order] if tokens is not None else None
+    times, tokens = read_trace(p)
+    if times.size > 1 and not bool((times[1:] >= times[:-1]).all()):  # a recorded trace is usually in order already
+        order = np.argsort(times, kind="stable")
+        times = times[order]
+        tokens = tokens[order] if tokens is not None else None
     start = float(times[0])
-    offsets = times - start
+    offsets = times
+    offsets -= start  # in place: the trace's memory is not held twice
     total = float(offsets[-1]) if span is None else float(span)
     if span is not None and span < offsets[-1]:
         raise UsageError(f"{p}: span {span:g} s is shorter than the trace ({offsets[-1]:g} s); drop --span or make it longer")
