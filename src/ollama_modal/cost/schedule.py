@@ -9,7 +9,7 @@ floor under every window. Times are judged at minute resolution, as the rendered
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -65,19 +65,24 @@ class WarmWindow:
         }
 
 
-def _local_seconds(tz: ZoneInfo, unix: np.ndarray) -> np.ndarray:
-    """Local wall-clock seconds since 1970-01-01 local, for each UNIX time."""
+def _offsets(tz: ZoneInfo, unix: np.ndarray) -> np.ndarray:
+    """The zone's UTC offset (seconds) at each UNIX time."""
     blocks = np.floor(unix / _BLOCK).astype(np.int64)
     uniq, inverse = np.unique(blocks, return_inverse=True)
     offsets = np.array(
         [datetime.fromtimestamp(int(b) * _BLOCK, tz).utcoffset().total_seconds() for b in uniq],  # type: ignore[union-attr]
         dtype=np.float64,
     )
-    return unix + offsets[inverse]
+    return offsets[inverse]
 
 
-def _active(window: WarmWindow, unix: np.ndarray) -> np.ndarray:
-    local = _local_seconds(window._tz, unix)
+def _local_seconds(tz: ZoneInfo, unix: np.ndarray) -> np.ndarray:
+    """Local wall-clock seconds since 1970-01-01 local, for each UNIX time."""
+    return unix + _offsets(tz, unix)
+
+
+def _active(window: WarmWindow, unix: np.ndarray, local: np.ndarray | None = None) -> np.ndarray:
+    local = _local_seconds(window._tz, unix) if local is None else local
     day = np.floor(local / 86400).astype(np.int64)
     minute = np.floor((local - day * 86400) / 60).astype(np.int64)
     weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
@@ -91,12 +96,15 @@ def _active(window: WarmWindow, unix: np.ndarray) -> np.ndarray:
     return (today & (minute >= start)) | (yesterday & (minute < end))
 
 
-def min_containers_at(windows: Sequence[WarmWindow], base_min: int, unix_times: np.ndarray | Sequence[float]) -> np.ndarray:
-    """min_containers in force at each UNIX time (an int array shaped like ``unix_times``)."""
+def min_containers_at(windows: Sequence[WarmWindow], base_min: int, unix_times: np.ndarray | Sequence[float],
+                      offsets: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """min_containers in force at each UNIX time (an int array shaped like ``unix_times``);
+    ``offsets`` (time zone name -> UTC offset at each time) when the caller has them."""
     unix = np.asarray(unix_times, dtype=np.float64)
     out = np.full(unix.shape, int(base_min), dtype=np.int64)
     for w in windows:
-        np.maximum(out, np.where(_active(w, unix), w.min_containers, 0), out=out)
+        local = unix + offsets[w.timezone] if offsets is not None else None
+        np.maximum(out, np.where(_active(w, unix, local), w.min_containers, 0), out=out)
     return out
 
 
@@ -108,26 +116,62 @@ def active_window(windows: Sequence[WarmWindow], now: datetime | float) -> WarmW
     return max(active, key=lambda w: w.min_containers) if active else None
 
 
+#: Warm windows repeat every week of local time: transitions are found a week of minutes at a
+#: time, and a week whose time zone offsets are those of the week before repeats its changes.
+PERIOD = 7 * 86400
+
+
+def iter_transitions(windows: Sequence[WarmWindow], base_min: int, start: float, end: float,
+                     *, period: float = PERIOD) -> Iterator[tuple[float, int]]:
+    """:func:`transitions`, lazily and in the memory of one week whatever the span.
+
+    Window edges are whole local minutes and offsets are whole minutes, so a grid of UTC
+    minutes sees every change exactly; it is laid a ``period`` at a time (a whole number of
+    minutes). While every window's zone keeps the offsets it had a period before (no DST change
+    in between), the local clock repeats and so do the changes: they are shifted, not
+    recomputed. The zones' offsets are still looked up per 15 minutes (cheap); the grid
+    evaluated at once is at most one period.
+    """
+    first = int(min_containers_at(windows, base_min, [start])[0])
+    yield float(start), first
+    if not windows or end <= start:
+        return
+    zones = {w.timezone: w._tz for w in windows}
+    weekly = period % PERIOD == 0  # only then does a period repeat the one before
+    t = float(np.ceil(start / 60) * 60)
+    prev = first
+    seen: tuple[list[np.ndarray], int, np.ndarray, np.ndarray] | None = None  # offsets, prev, change offsets, values
+    while t < end:
+        hi = min(t + period, end)
+        grid = np.arange(t, hi, 60.0)
+        if grid.size == 0:
+            break
+        offsets = {name: _offsets(tz, grid) for name, tz in zones.items()}
+        key = [offsets[name] for name in zones]
+        if weekly and seen is not None and seen[1] == prev and seen[0][0].size == grid.size and \
+                all(np.array_equal(a, b) for a, b in zip(seen[0], key)):
+            at, vals = seen[2], seen[3]  # the same week again
+        else:
+            values = min_containers_at(windows, base_min, grid, offsets)
+            before = np.concatenate(([prev], values[:-1]))
+            i = np.flatnonzero(values != before)
+            at, vals = grid[i] - t, values[i]
+            seen = (key, prev, at, vals)
+        for dt, v in zip(at.tolist(), vals.tolist()):
+            yield t + dt, int(v)
+        if vals.size:
+            prev = int(vals[-1])
+        t = hi
+
+
 def transitions(windows: Sequence[WarmWindow], base_min: int, start: float, end: float) -> list[tuple[float, int]]:
     """Change points of min_containers over [start, end): ``[(start, value), (t1, v1), ...]``.
 
     The first entry is the value in force at ``start``; each later entry is a UNIX time (a
     whole minute) at which the value changes. Modal applies these with a scheduled function.
+    Memory: the list (a few entries a day) and one week of minutes (:func:`iter_transitions`).
     """
-    first = min_containers_at(windows, base_min, [start])[0]
-    out = [(float(start), int(first))]
-    if not windows or end <= start:
-        return out
-    # Window edges are whole local minutes and offsets are whole minutes: a grid of UTC
-    # minutes sees every change exactly.
-    grid = np.arange(np.ceil(start / 60) * 60, end, 60.0)
-    if grid.size == 0:
-        return out
-    values = min_containers_at(windows, base_min, grid)
-    prev = np.concatenate(([first], values[:-1]))
-    for i in np.flatnonzero(values != prev):
-        out.append((float(grid[i]), int(values[i])))
-    return out
+    return list(iter_transitions(windows, base_min, start, end))
 
 
 def utc_datetime(unix: float) -> datetime:
