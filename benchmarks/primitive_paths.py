@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import os
 import statistics
 import sys
 import time
@@ -53,7 +54,8 @@ async def bridge(upstream: str, streams: int, tokens: int) -> dict:
     from ollama_modal.service.settings import ServiceSettings
 
     settings = ServiceSettings(model=po.MODEL, ollama_host=upstream.split("://", 1)[1], api_keys=(po.KEY,))
-    app = create_app(settings)
+    sink = open(os.devnull, "w")  # the request log lines are written, as in a container, but not shown
+    app = create_app(settings, request_log=lambda line: (sink.write(line + "\n"), sink.flush()))
     body = json.dumps({"model": po.MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True, "max_tokens": tokens}).encode()
     path = "/v1/chat/completions"
     request = {"type": "http.request", "body": body, "more_body": False}

@@ -13,7 +13,8 @@ schedule, for scale), TTFT p50 direct and proxied, TTFT p50 added (ms), per-toke
 (ms: the extra time between first and last token, divided by the tokens after the first), the
 proxied/direct TTFT ratio and the proxy's own CPU time per stream (from /proc). Then, driven
 in-process without an HTTP server, the proxy app's CPU per stream against a bare httpx read
-of the same streams (baseline), and what the app adds per chunk. Goal: <= 2 ms TTFT p50 added and <= 0.2 ms per token.
+of the same streams (baseline), what the app adds per chunk, and what its request log line
+(``service/requestlog.py``: the line and the token counter) costs per stream. Goal: <= 2 ms TTFT p50 added and <= 0.2 ms per token.
 Exits 1 when a goal is missed (at concurrency 1, where the figures are not CPU contention).
 """
 
@@ -145,7 +146,8 @@ async def app_cpu(upstream: str, streams: int, tokens: int) -> dict:
     from ollama_modal.service.settings import ServiceSettings
 
     settings = ServiceSettings(model=MODEL, ollama_host=upstream.split("://", 1)[1], api_keys=(KEY,))
-    app = create_app(settings)
+    sink = open(os.devnull, "w")  # the request log lines are written, as in a container, but not shown
+    app = create_app(settings, request_log=lambda line: (sink.write(line + "\n"), sink.flush()))
     body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True, "max_tokens": tokens}).encode()
     path = b"/v1/chat/completions"
     scope = {
@@ -155,7 +157,8 @@ async def app_cpu(upstream: str, streams: int, tokens: int) -> dict:
         "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
     }
 
-    async def through_app() -> int:
+    async def through_app(front=None) -> int:  # noqa: ANN001 - an ASGI app
+        front = front or app
         delivered = False
         chunks = 0
 
@@ -172,8 +175,11 @@ async def app_cpu(upstream: str, streams: int, tokens: int) -> dict:
             if message["type"] == "http.response.body" and message.get("body"):
                 chunks += 1
 
-        await app(dict(scope), receive, send)
+        await front(dict(scope), receive, send)
         return chunks
+
+    async def without_log() -> int:
+        return await through_app(app.app)  # the same proxy without its request log middleware
 
     async with httpx.AsyncClient(base_url=upstream, timeout=60) as bare:
         async def through_httpx() -> int:
@@ -185,11 +191,11 @@ async def app_cpu(upstream: str, streams: int, tokens: int) -> dict:
 
         await through_app(), await through_httpx()  # warm both connection pools
         out = {}
-        for name, fn in (("httpx", through_httpx), ("app", through_app)):
+        for name, fn in (("httpx", through_httpx), ("app", through_app), ("no_log", without_log)):
             t0 = time.process_time()
             chunks = sum([await fn() for _ in range(streams)])
             out[name] = (time.process_time() - t0, chunks)
-    (cpu_h, ch_h), (cpu_a, ch_a) = out["httpx"], out["app"]
+    (cpu_h, ch_h), (cpu_a, ch_a), (cpu_n, _) = out["httpx"], out["app"], out["no_log"]
     return {
         "streams": streams,
         "chunks_per_stream": round(ch_a / streams, 1),
@@ -197,6 +203,9 @@ async def app_cpu(upstream: str, streams: int, tokens: int) -> dict:
         "app_cpu_ms_per_stream": round(cpu_a * 1000 / streams, 3),
         "app_added_cpu_us_per_chunk": round((cpu_a - cpu_h) * 1e6 / max(ch_a, 1), 1),
         "app_to_httpx_cpu_ratio": round(cpu_a / cpu_h, 3) if cpu_h else None,
+        # the request log line and its token counter, against the same app without them
+        "request_log_cpu_us_per_stream": round((cpu_a - cpu_n) * 1e6 / streams, 1),
+        "app_without_log_cpu_ms_per_stream": round(cpu_n * 1000 / streams, 3),
     }
 
 
@@ -266,7 +275,9 @@ def main() -> int:
         print(f"in-process CPU over {cpu['streams']} streams of {cpu['chunks_per_stream']:g} chunks: "
               f"bare httpx read {cpu['httpx_read_cpu_ms_per_stream']:.2f} ms/stream, proxy app "
               f"{cpu['app_cpu_ms_per_stream']:.2f} ms/stream (ratio {cpu['app_to_httpx_cpu_ratio']}), "
-              f"app adds {cpu['app_added_cpu_us_per_chunk']:.0f} us/chunk")
+              f"app adds {cpu['app_added_cpu_us_per_chunk']:.0f} us/chunk; its request log line "
+              f"{cpu['request_log_cpu_us_per_stream']:.0f} us/stream (app without it "
+              f"{cpu['app_without_log_cpu_ms_per_stream']:.2f} ms/stream)")
     single = rows[0]
     ok = single["ttft_p50_added_ms"] <= GOAL_TTFT_MS and single["per_token_added_ms"] <= GOAL_TOKEN_MS
     if not ok:

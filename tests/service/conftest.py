@@ -177,10 +177,10 @@ def proxy_settings(upstream_host: str, **overrides) -> ServiceSettings:
 
 
 class ServedProxy(ServedApp):
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(self, settings: ServiceSettings, request_log=None) -> None:
         from ollama_modal.service.proxy import create_app
 
-        super().__init__(create_app(settings))
+        super().__init__(create_app(settings, request_log=request_log))
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from typing import IO
 import httpx
 
 from .errors import StartupError
+from .requestlog import defuse
 from .settings import ServiceSettings
 
 TAIL_LINES = 50
@@ -207,7 +208,8 @@ def _start_reader(pipe: IO[bytes] | None, target: Callable[[], IO[str]], remembe
         assert pipe is not None
         with pipe:
             for raw in iter(pipe.readline, b""):
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                # Defused: nothing ollama prints can pass for the proxy's request lines.
+                line = defuse(raw.decode("utf-8", "replace").rstrip("\r\n"))
                 remember(line)
                 out = target()  # looked up per line: the stream may be swapped (tests, log capture)
                 try:

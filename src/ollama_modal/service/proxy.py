@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse
 
 from .auth import KeyChecker
 from .names import model_matches
+from .requestlog import RequestLog
 from .routes import ALLOWED_METHODS, TargetError, canonical_target, decide
 from .settings import AUTH_BEARER, ServiceSettings
 
@@ -477,13 +478,16 @@ class _Cors:
             await self.app(scope, receive, send)
 
 
-def create_app(settings: ServiceSettings, supervisor: ChildStatus | None = None, keys: KeyChecker | None = None) -> Any:
+def create_app(settings: ServiceSettings, supervisor: ChildStatus | None = None, keys: KeyChecker | None = None,
+               request_log: Callable[[str], None] | None = None) -> Any:
     """The proxy app. ``supervisor`` reports whether ``ollama serve`` is alive (None: ask it).
     ``keys``: the checker to use for bearer auth, shared with its owner so that it can replace
-    the keys while the app serves (None: one built from ``settings``).
+    the keys while the app serves (None: one built from ``settings``). Every request is
+    logged as one :mod:`.requestlog` line, on stdout unless ``request_log`` takes the lines.
 
     The upstream is ``settings.upstream_url`` (from ``OLLAMA_HOST``): any server that speaks
     Ollama's or OpenAI's HTTP API can sit behind it.
     """
     app = ProxyApp(settings, supervisor, keys)
-    return _Cors(app, settings.cors_origins) if settings.cors_origins else app
+    served = _Cors(app, settings.cors_origins) if settings.cors_origins else app
+    return RequestLog(served, emit=request_log)
