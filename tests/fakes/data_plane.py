@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import pickle
@@ -73,6 +74,9 @@ OVER_CAP = "modal-http: too many concurrent requests: every container of this Se
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
+_TASK_IDS = itertools.count(1)
+
+
 @dataclass
 class ContainerSpec:
     """What one container runs, derived from the fake's records."""
@@ -99,8 +103,9 @@ class Container:
     port: int
     root: Path
     log: Path
-    logged: int = 0  # lines already copied to the app's logs
     inflight: int = 0  # requests the routing proxy has forwarded and not yet seen end (Servers)
+    readers: list[threading.Thread] = field(default_factory=list)  # take in its stdout and stderr
+    task_id: str = field(default_factory=lambda: f"ta-{next(_TASK_IDS):06d}")
 
     def output(self, lines: int = 30) -> str:
         try:
@@ -472,12 +477,41 @@ class DataPlane:
             if fn is not None:
                 fn.running = max(0, fn.running + delta)
 
+    def _capture(self, c: Container) -> None:
+        """What a container prints becomes the app's logs as it is printed, each line with the
+        time it arrived and its source (stdout/stderr), like Modal's log collection; the lines
+        also go to the container's log file (``Container.output``)."""
+        lock = threading.Lock()
+        c.log.parent.mkdir(parents=True, exist_ok=True)
+        out = c.log.open("wb")
+        open_pipes = [2]
+        spec = c.spec
+
+        def pump(pipe, fd: int) -> None:  # noqa: ANN001 - a pipe of the process
+            with pipe:
+                for raw in iter(pipe.readline, b""):
+                    now = self.state.clock()  # when Modal received the line, on its clock
+                    with lock:
+                        out.write(raw)
+                        out.flush()
+                    text = raw.decode("utf-8", "replace").rstrip("\n")
+                    if text.strip():
+                        self.state.add_log(spec.app_id, text, now, fd, spec.function_id, c.task_id)
+            with lock:
+                open_pipes[0] -= 1
+                if not open_pipes[0]:
+                    out.close()
+
+        for pipe, fd in ((c.proc.stdout, api_pb2.FILE_DESCRIPTOR_STDOUT), (c.proc.stderr, api_pb2.FILE_DESCRIPTOR_STDERR)):
+            t = threading.Thread(target=pump, args=(pipe, fd), name=f"logs-{c.task_id}", daemon=True)
+            t.start()
+            c.readers.append(t)
+
     def _collect_logs(self, c: Container) -> None:
-        """What a container printed becomes the app's logs (`omc logs`, bench --cold's phases)."""
-        lines = [line for line in c.output(lines=10_000).splitlines() if line.strip()]
-        with self.state.lock:
-            self.state.log_lines.extend(lines[c.logged:])
-        c.logged = len(lines)
+        """Wait (briefly) until what a stopped container printed has been taken in."""
+        if c.proc.poll() is not None:
+            for t in c.readers:
+                t.join(5)
 
     def app_stopped(self, app: Any) -> None:
         """Modal stops an app's containers when the app stops."""
@@ -642,12 +676,13 @@ class DataPlane:
         if restore is not None:
             penv["FAKE_CONTAINER_RESTORE_ENV"] = json.dumps(restore)
         log = root / "container.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen([sys.executable, str(CONTAINER_MAIN)], cwd=home, env=penv, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, str(CONTAINER_MAIN)], cwd=home, env=penv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         c = Container(spec, proc, port, root, log)
+        self._capture(c)
         end = time.monotonic() + START_LIMIT_S
         while True:
             if proc.poll() is not None:
+                self._collect_logs(c)
                 if "Address already in use" in c.output(lines=200):
                     raise PortTaken()
                 raise Refused(503, f"modal-http: the container exited during startup (code {proc.returncode}):\n{c.output()}")

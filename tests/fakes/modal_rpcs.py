@@ -209,27 +209,86 @@ class ModalRpcs(FunctionRpcs, ObjectRpcs, api_grpc.ModalClientBase):
         await stream.send_message(api_pb2.AppRollbackResponse(url=url, deployed_at=dep.deployed_at))
 
     # -- logs -----------------------------------------------------------------------------
-    def _log_batch(self, app_id: str, start: int = 0) -> api_pb2.TaskLogsBatch:
-        now = self.state.clock()
-        items = [
-            api_pb2.TaskLogs(data=line + "\n", timestamp=now, file_descriptor=api_pb2.FILE_DESCRIPTOR_STDOUT)
-            for line in self.state.log_lines[start:]
-        ]
-        return api_pb2.TaskLogsBatch(task_id="ta-fake", items=items, entry_id=str(len(self.state.log_lines)))
+    # Like Modal: AppFetchLogs answers the app's lines in [since, until) (at most ``limit``: the
+    # newest ones, which is what a tail asks for), filtered by source, function and search text,
+    # in batches per container; AppCountLogs counts them in buckets aligned to multiples of
+    # ``bucket_secs``, which the SDK uses to split a long range into fetches under the limit.
+    MAX_LOG_RANGE_S = 35 * 86400  # what Modal's server enforces (modal/_logs.py: _MAX_FETCH_RANGE)
+    FETCH_LIMIT = 20_000
+
+    @staticmethod
+    def _seconds(ts: Any) -> float:
+        return ts.seconds + ts.nanos / 1e9
+
+    def _log_range(self, req: Any) -> tuple[float, float]:
+        since = self._seconds(req.since) if req.HasField("since") else 0.0
+        until = self._seconds(req.until) if req.HasField("until") else self.state.clock()
+        if until - since > self.MAX_LOG_RANGE_S:
+            raise GRPCError(Status.INVALID_ARGUMENT, "Time range cannot exceed 35 days.")
+        return since, until
+
+    def _selected(self, req: Any, since: float, until: float) -> list[Any]:
+        return self.state.logs_of(req.app_id, since, until, fd=req.source, function_id=req.function_id,
+                                  search=req.search_text)
+
+    @staticmethod
+    def _batches(entries: list[Any]) -> list[api_pb2.TaskLogsBatch]:
+        out: list[api_pb2.TaskLogsBatch] = []
+        for e in entries:
+            if not out or out[-1].task_id != e.task_id or out[-1].function_id != e.function_id:
+                out.append(api_pb2.TaskLogsBatch(task_id=e.task_id, function_id=e.function_id))
+            out[-1].items.append(api_pb2.TaskLogs(data=e.data + "\n", timestamp=e.time, timestamp_ns=int(e.time * 1e9),
+                                                  file_descriptor=e.fd, container_id=e.task_id))
+        return out
 
     async def AppFetchLogs(self, stream: Any) -> None:
         req = await stream.recv_message()
         with self.state.lock:
             self._app(req.app_id)
-            batch = self._log_batch(req.app_id)
-            del batch.items[: max(0, len(batch.items) - (req.limit or len(batch.items)))]
-        await stream.send_message(api_pb2.AppFetchLogsResponse(batches=[batch]))
+            since, until = self._log_range(req)
+            entries = self._selected(req, since, until)
+            limit = req.limit or self.FETCH_LIMIT
+            entries = entries[max(0, len(entries) - limit):]
+            self.state.log_fetches.append((since, until, limit))
+        await stream.send_message(api_pb2.AppFetchLogsResponse(batches=self._batches(entries)))
 
-    async def AppGetLogs(self, stream: Any) -> None:
-        """Streams the canned lines after ``last_entry_id``, then ends the stream (app done)."""
+    async def AppCountLogs(self, stream: Any) -> None:
         req = await stream.recv_message()
         with self.state.lock:
             self._app(req.app_id)
-            batch = self._log_batch(req.app_id, int(req.last_entry_id or 0))
-        await stream.send_message(batch)
+            since, until = self._log_range(req)
+            if req.bucket_secs <= 0:
+                raise GRPCError(Status.INVALID_ARGUMENT, "bucket_secs must be positive")
+            size = req.bucket_secs
+            entries = self._selected(req, since, until)
+        buckets: list[api_pb2.AppCountLogsResponse.LogBucket] = []
+        start = (int(since) // size) * size
+        i = 0
+        while start < until:
+            b = api_pb2.AppCountLogsResponse.LogBucket()
+            b.bucket_start_at.seconds = start
+            while i < len(entries) and entries[i].time < start + size:
+                fd = entries[i].fd
+                if fd == api_pb2.FILE_DESCRIPTOR_STDOUT:
+                    b.stdout_logs += 1
+                elif fd == api_pb2.FILE_DESCRIPTOR_STDERR:
+                    b.stderr_logs += 1
+                else:
+                    b.system_logs += 1
+                i += 1
+            buckets.append(b)
+            start += size
+        await stream.send_message(api_pb2.AppCountLogsResponse(app_id=req.app_id, buckets=buckets))
+
+    async def AppGetLogs(self, stream: Any) -> None:
+        """Streams the app's lines after ``last_entry_id``, then ends the stream (app done)."""
+        req = await stream.recv_message()
+        with self.state.lock:
+            self._app(req.app_id)
+            entries = self.state.logs_of(req.app_id, 0.0, float("inf"))
+            start = int(req.last_entry_id or 0)
+        batches = self._batches(entries[start:]) or [api_pb2.TaskLogsBatch(task_id="ta-fake")]
+        batches[-1].entry_id = str(len(entries))
+        for batch in batches:
+            await stream.send_message(batch)
         await stream.send_message(api_pb2.TaskLogsBatch(app_done=True))

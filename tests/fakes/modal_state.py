@@ -132,6 +132,18 @@ class BillingRecord:
     environment_name: str = "main"
 
 
+@dataclass(frozen=True)
+class LogRecord:
+    """One line of an app's logs as Modal keeps it."""
+
+    time: float  # UNIX seconds
+    app_id: str
+    data: str  # the line, without its newline
+    fd: int = api_pb2.FILE_DESCRIPTOR_STDOUT
+    function_id: str = ""
+    task_id: str = "ta-fake"
+
+
 class ControlPlaneState:
     """All records; guarded by one lock because tests read while the server thread writes."""
 
@@ -154,7 +166,12 @@ class ControlPlaneState:
         self.secrets: dict[tuple[str, str], SecretRecord] = {}
         self.anonymous_secrets: dict[str, SecretRecord] = {}
         self.billing_rates: dict[str, str] = {"gpu.a10": "0.000306", "gpu.t4": "0.000164", "cpu": "0.0000131"}
+        # Lines with no time or app (a test's canned lines): every app's, stamped "now" when read.
         self.log_lines: list[str] = ["Ollama server starting", "omc phase=ready"]
+        # Lines with their real time, app and source (what the data plane's containers printed,
+        # or a test put with add_log): AppFetchLogs/AppCountLogs answer them by time range.
+        self.log_entries: list[LogRecord] = []
+        self.log_fetches: list[tuple[float, float, int]] = []  # (since, until, limit) of each AppFetchLogs
         self.clock = time.time
         # No container runs here: a test says what a remote call of a function does
         # (handler(state, *args, **kwargs) -> return value; raise to fail the call).
@@ -186,6 +203,24 @@ class ControlPlaneState:
         self.billing_rows: list[BillingRecord] = []
         # Workspace proxy tokens: id (wk-...) -> {"name", "secret" (ws-...), "created_at"}.
         self.proxy_tokens: dict[str, dict[str, Any]] = {}
+
+    def add_log(self, app_id: str, data: str, time_s: float | None = None, fd: int = api_pb2.FILE_DESCRIPTOR_STDOUT,
+                function_id: str = "", task_id: str = "ta-fake") -> None:
+        with self.lock:
+            self.log_entries.append(LogRecord(self.clock() if time_s is None else time_s, app_id, data, fd, function_id, task_id))
+
+    def logs_of(self, app_id: str, since: float, until: float, *, fd: int = 0, function_id: str = "",
+                search: str = "") -> list[LogRecord]:
+        """The app's lines in [since, until), oldest first, filtered as AppFetchLogs filters them;
+        the canned ``log_lines`` count as printed now (or just before ``until``, which a client
+        computes a moment before it asks)."""
+        now = min(self.clock(), until - 1e-6)
+        canned = [LogRecord(now, app_id, line) for line in self.log_lines]
+        out = [e for e in (*self.log_entries, *canned)
+               if e.app_id == app_id and since <= e.time < until
+               and (not fd or e.fd == fd) and (not function_id or e.function_id == function_id)
+               and (not search or search in e.data)]
+        return sorted(out, key=lambda e: e.time)
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids):06d}"

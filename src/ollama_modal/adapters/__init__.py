@@ -111,12 +111,16 @@ class RequestStats:
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request a Modal Server answered (Modal's request history: no body, client or key)."""
+    """One request the deployed app answered: a Modal Server's request history, or a web
+    function's request log lines (no body, client or key either way)."""
 
-    timestamp: str  # ISO 8601, UTC
+    timestamp: str  # ISO 8601, UTC: when the request began
     route: str
     status: int
     duration_s: float
+    # The model's token counters, where the request log has them (web functions); None: unknown.
+    input_tokens: int | None = None
+    output_tokens: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

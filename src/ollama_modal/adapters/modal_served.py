@@ -9,7 +9,7 @@ Like ``modal_backend``, this module imports ``modal`` only inside methods.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, ContextManager
 
 from ..errors import RemoteError, UsageError
@@ -27,6 +27,9 @@ LATENCY_TO_MS = {"s": 1000.0, "sec": 1000.0, "seconds": 1000.0, "ms": 1.0, "mill
 
 class ServedHandle:
     kind = ""
+    #: How far back ``requests`` reaches, and where the requests come from (for messages).
+    history = timedelta(days=7)
+    history_source = ""
     #: Settings the live update accepts (beyond these: a UsageError naming them).
     live_keys: tuple[str, ...] = ("min_containers", "max_containers", "buffer_containers", "scaledown_window")
 
@@ -57,11 +60,8 @@ class ServedHandle:
         return None
 
     def requests(self, since: datetime, until: datetime, limit: int = REQUEST_FETCH_LIMIT) -> list[RequestRecord]:
-        """The requests answered in [since, until), oldest first (Modal keeps them for Servers only)."""
-        raise UsageError(
-            f"app {self.app_name!r} serves as a web function: Modal keeps a request history only for Modal Servers",
-            hint="deploy a profile served as a Modal Server (server.primitive = \"server\", or min_containers >= 1 with \"auto\")",
-        )
+        """At most ``limit`` requests that began in [since, until), oldest first."""
+        raise NotImplementedError
 
     def gpus(self) -> list[str]:
         """The ranked GPUs Modal runs it on, as specs (``["H100", "A100-80GB"]``, ``["H100:2"]``);
@@ -100,6 +100,8 @@ class FunctionHandle(ServedHandle):
 
     kind = "function"
     WEB_METHOD = "serve"
+    history = timedelta(days=30)  # FunctionRequestLog.HISTORY
+    history_source = "a web function's requests are read from its request log lines in the app's logs, at most 30 days back (how long Modal keeps logs depends on the plan)"
 
     def _cls(self) -> Any:
         import modal
@@ -132,11 +134,64 @@ class FunctionHandle(ServedHandle):
             s = self._service_function().autoscaler.update(**settings)
         return AutoscalerSettings(s.min_containers or 0, s.max_containers, s.buffer_containers or 0, s.scaledown_window)
 
+    def requests(self, since: datetime, until: datetime, limit: int = REQUEST_FETCH_LIMIT) -> list[RequestRecord]:
+        """The requests that began in [since, until), from the proxy's request log lines."""
+        return FunctionRequestLog(self.app_name, self.environment, self._remote).requests(since, until, limit)
+
+
+class FunctionRequestLog:
+    """A web function's requests, from the one line per request its proxy writes to stdout
+    (``ollama_modal.service.requestlog``), read back through Modal's app logs by time range.
+
+    Only whole, exact lines count (``parse_line``); a line must not claim to have begun after
+    Modal received it. Lines are fetched up to ``LOG_GRACE`` past ``until``: a request that
+    began inside the range is logged when it ends."""
+
+    #: How far back ``omc traffic`` reads a function's request log. Modal's log API takes ranges
+    #: of at most 35 days (modal/_logs.py) and its widest tail window is 30 days; how long
+    #: the logs are kept depends on the workspace's plan (lines past it are simply not there).
+    HISTORY = FunctionHandle.history
+    LOG_GRACE = timedelta(minutes=15)
+    CLOCK_SKEW = timedelta(seconds=60)
+
+    def __init__(self, app_name: str, environment: str | None, remote: Remote) -> None:
+        self.app_name = app_name
+        self.environment = environment
+        self._remote = remote
+
+    def requests(self, since: datetime, until: datetime, limit: int) -> list[RequestRecord]:
+        import modal
+
+        from ..service.requestlog import parse_message
+
+        rows: list[tuple[datetime, RequestRecord]] = []
+        fetch_until = min(until + self.LOG_GRACE, datetime.now(timezone.utc))
+        with self._remote(f"reading the request log of {self.app_name}"):
+            app = modal.App.lookup(self.app_name, environment_name=self.environment)
+            # stdout only: that is where the proxy writes (its other messages and Ollama's go to stderr).
+            for entry in app.logs.fetch(since=since, until=max(fetch_until, since), source="stdout"):
+                logged = entry.timestamp if entry.timestamp.tzinfo else entry.timestamp.replace(tzinfo=timezone.utc)
+                for line in parse_message(entry.message):
+                    if not since <= line.time < until or line.time > logged + self.CLOCK_SKEW:
+                        continue
+                    rows.append((line.time, RequestRecord(
+                        timestamp=line.time.isoformat(timespec="microseconds"),
+                        route=line.route,
+                        status=line.status,
+                        duration_s=round(line.duration_s, 6),
+                        input_tokens=line.tokens_in,
+                        output_tokens=line.tokens_out,
+                    )))
+        rows.sort(key=lambda r: r[0])
+        return [r for _, r in rows[:limit]]
+
 
 class ServerHandle(ServedHandle):
     """``@app.server``: a ``modal.Server`` named like the class."""
 
     kind = "server"
+    history = timedelta(days=7)
+    history_source = "Modal keeps a Server's request history for 7 days"
     live_keys = (*ServedHandle.live_keys, "scaleup_window", "target_inputs")
 
     def _server(self) -> Any:

@@ -30,9 +30,9 @@ LiveOpt = Annotated[bool, typer.Option("--live-prices", help="Use the workspace'
 
 
 FromAppOpt = Annotated[
-    bool, typer.Option("--from-app", help="Use the deployed app's real requests (a Modal Server's history, see `omc traffic`) as the trace.")
+    bool, typer.Option("--from-app", help="Use the deployed app's real requests (a Modal Server's history or a web function's request log, see `omc traffic`) as the trace.")
 ]
-SinceOpt = Annotated[str, typer.Option("--since", help="With --from-app: how far back, e.g. 6h, 2d (at most 7d).")]
+SinceOpt = Annotated[str, typer.Option("--since", help="With --from-app: how far back, e.g. 6h, 2d (at most 7d for a Modal Server, 30d for a web function).")]
 AppFromOpt = Annotated[
     Optional[str], typer.Option("--app", help="With --from-app or --actual: the deployed app (default: the omc-managed one).")
 ]

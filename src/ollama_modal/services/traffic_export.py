@@ -1,9 +1,11 @@
 """`omc traffic`: a deployed app's real requests as a trace `omc cost --trace` reads.
 
-For an app served as a Modal Server the rows come from Modal's request history
-(``ServerRequestFetch``: timestamp, route, duration, status; nothing else is kept: no body,
-client or key). Web-function deployments have no such history; exporting their traffic from
-the logs is not built yet (the command says so).
+Both serving primitives answer through one interface, the served handle's
+``requests(start, end, limit)`` (``adapters/modal_served.py``): a Modal Server from Modal's
+request history (``ServerRequestFetch``: timestamp, route, duration, status; kept 7 days), a
+web function from the one log line per request its proxy writes (time, route, status,
+duration, token counts; read back through Modal's app logs, at most 30 days back). Neither
+holds a body, client address or key.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ from ..errors import UsageError
 
 #: Modal's request history answers at most this many rows per query; longer spans are split.
 CHUNK_LIMIT = 20000
-MAX_SPAN = timedelta(days=7)  # what Modal's request history covers
+#: The longest span any primitive keeps (a web function's request log; a Server's history: 7 days).
+MAX_SPAN = timedelta(days=30)
 FIELDS = ("timestamp", "route", "status", "duration_s")
+#: Written when every request has its output token count (the cost model then uses them).
+TOKEN_FIELDS = ("input_tokens", "output_tokens")
+SINCE_HINT = "write e.g. 90m, 6h or 2d (at most 7d for a Modal Server, 30d for a web function)"
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -31,15 +37,17 @@ def parse_since(text: str) -> float:
 
     m = re.fullmatch(r"\s*(\d{1,7}(?:\.\d{1,3})?)\s*([smhd]?)\s*", text or "")
     if not m:
-        raise UsageError(f"--since {text[:40]!r} is not a duration", hint="write e.g. 90m, 6h or 2d (at most 7d)")
+        raise UsageError(f"--since {text[:40]!r} is not a duration", hint=SINCE_HINT)
     return float(m.group(1)) * _UNITS[m.group(2) or "s"]
 
 
 def window(since: float, until: datetime | None = None) -> tuple[datetime, datetime]:
-    """(start, end) for the last ``since`` seconds, at most the 7 days Modal keeps."""
+    """(start, end) for the last ``since`` seconds, at most the 30 days the longest history keeps
+    (each primitive's own limit is checked by :func:`export`)."""
     end = until or datetime.now(timezone.utc)
     if since <= 0 or timedelta(seconds=since) > MAX_SPAN:
-        raise UsageError("--since must be more than 0 and at most 7d (Modal keeps a Server's request history for 7 days)")
+        raise UsageError("--since must be more than 0 and at most 30d (a web function's request log; "
+                         "a Modal Server's request history: 7d)", hint=SINCE_HINT)
     return end - timedelta(seconds=since), end
 
 
@@ -48,6 +56,10 @@ def export(backend: Any, app: str, start: datetime, end: datetime) -> list[Any]:
     from .switch import deployed_tags
 
     served = backend.served(app, P.of_tags(deployed_tags(backend, app)))
+    if end - start > served.history:
+        days = served.history.days
+        raise UsageError(f"--since reaches back more than {days}d for app {app!r}: {served.history_source}",
+                         hint=f"ask for at most {days}d")
     rows: list[Any] = []
     cursor = start
     while cursor < end:
@@ -60,12 +72,23 @@ def export(backend: Any, app: str, start: datetime, end: datetime) -> list[Any]:
     return rows
 
 
+def has_tokens(rows: list[Any]) -> bool:
+    """Every request has its output token count (then the trace carries the token columns)."""
+    return bool(rows) and all(getattr(r, "output_tokens", None) is not None for r in rows)
+
+
 def to_csv(rows: list[Any]) -> str:
+    """The trace: FIELDS, plus TOKEN_FIELDS when every row has an output token count (a trace
+    with the column set on some rows only is refused by ``omc cost --trace``)."""
+    tokens = has_tokens(rows)
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(FIELDS)
+    w.writerow(FIELDS + TOKEN_FIELDS if tokens else FIELDS)
     for r in rows:
-        w.writerow([r.timestamp, r.route, r.status, r.duration_s])
+        row = [r.timestamp, r.route, r.status, r.duration_s]
+        if tokens:
+            row += ["" if r.input_tokens is None else r.input_tokens, r.output_tokens]
+        w.writerow(row)
     return out.getvalue()
 
 
