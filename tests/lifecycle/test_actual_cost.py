@@ -219,14 +219,21 @@ def test_a_period_older_than_the_history_reads_none(deployed, modal_server) -> N
     assert "2026-10-01 to 2026-10-31 (31 days): older than the 7 days" in rep.unobserved
 
 
-def test_a_web_function_keeps_no_history_so_every_day_is_idle(omc, modal_server, profiles_dir: Path) -> None:
+def test_a_web_function_is_observed_from_its_request_log(omc, modal_server, profiles_dir: Path) -> None:
+    from ollama_modal.service.requestlog import RequestLine, format_line
+
     (profiles_dir / "team.toml").write_text(PROFILE.replace("min_containers = 1", "min_containers = 1\n[server]\nprimitive = \"function\""))
     assert omc("deploy", "--profile", "team", "--yes").exit_code == 0
+    app_id = modal_server.state.app_named("omc-ollama").app_id
+    for i in range(12):  # the proxy's request log lines, on the 5th
+        t = at(5, 9 + i / 10)
+        modal_server.state.add_log(app_id, format_line(RequestLine(datetime.fromtimestamp(t, timezone.utc), "POST",
+                                                                   "/api/chat", 200, 2.0, 10, 50)), t + 2.0)
     rep = actual_cost(ModalBackend(), "omc-ollama", WEEK, now=NOW)
-    assert modal_server.calls("ServerRequestFetch") == []
-    assert rep.observed_days == 0 and rep.history_from is None
-    assert "2026-11-01 to 2026-11-08 (8 days)" in rep.unobserved and "only for Modal Servers" in rep.unobserved
-    assert [d.predicted_usd for d in rep.days] == [Decimal("8.64")] * 8
+    assert modal_server.calls("ServerRequestFetch") == [] and modal_server.calls("AppFetchLogs")
+    flags = [(d.date[-2:], d.traffic_observed, d.requests) for d in rep.days]
+    assert flags[:3] == [("01", False, None), ("02", False, None), ("03", True, 0)] and ("05", True, 12) in flags
+    assert rep.observed_days == 6 and rep.requests == 12
 
 
 def test_a_failing_history_fetch_is_exit_3_and_writes_nothing(deployed, modal_server, omc, tmp_path: Path) -> None:

@@ -20,8 +20,10 @@ from ..errors import UsageError
 
 #: Modal's request history answers at most this many rows per query; longer spans are split.
 CHUNK_LIMIT = 20000
-#: The longest span any primitive keeps (a web function's request log; a Server's history: 7 days).
-MAX_SPAN = timedelta(days=30)
+#: What a Modal Server's request history covers (the shorter of the two primitives' limits).
+MAX_SPAN = timedelta(days=7)
+#: The longest span any primitive keeps: a web function's request log (each handle has its own limit).
+LONGEST_SPAN = timedelta(days=30)
 FIELDS = ("timestamp", "route", "status", "duration_s")
 #: Written when every request has its output token count (the cost model then uses them).
 TOKEN_FIELDS = ("input_tokens", "output_tokens")
@@ -45,7 +47,7 @@ def window(since: float, until: datetime | None = None) -> tuple[datetime, datet
     """(start, end) for the last ``since`` seconds, at most the 30 days the longest history keeps
     (each primitive's own limit is checked by :func:`export`)."""
     end = until or datetime.now(timezone.utc)
-    if since <= 0 or timedelta(seconds=since) > MAX_SPAN:
+    if since <= 0 or timedelta(seconds=since) > LONGEST_SPAN:
         raise UsageError("--since must be more than 0 and at most 30d (a web function's request log; "
                          "a Modal Server's request history: 7d)", hint=SINCE_HINT)
     return end - timedelta(seconds=since), end
@@ -56,10 +58,11 @@ def export(backend: Any, app: str, start: datetime, end: datetime) -> list[Any]:
     from .switch import deployed_tags
 
     served = backend.served(app, P.of_tags(deployed_tags(backend, app)))
-    if end - start > served.history:
-        days = served.history.days
-        raise UsageError(f"--since reaches back more than {days}d for app {app!r}: {served.history_source}",
-                         hint=f"ask for at most {days}d")
+    kept = getattr(served, "history", MAX_SPAN)  # a handle that states no limit is held to a Server's
+    if end - start > kept:
+        raise UsageError(f"--since reaches back more than {kept.days}d for app {app!r}: "
+                         f"{getattr(served, 'history_source', '') or 'that is as far as its request history goes'}",
+                         hint=f"ask for at most {kept.days}d")
     rows: list[Any] = []
     cursor = start
     while cursor < end:
