@@ -46,6 +46,13 @@ def test_a_line_reads_back_as_written() -> None:
     assert "tokens_in" not in format_line(bare)
 
 
+def test_values_out_of_range_are_written_in_range() -> None:
+    odd = RequestLine(T0, "BREW", "/etc/passwd", 200, float("nan"), -5, MAX_TOKENS * 10)
+    back = parse_line(format_line(odd))
+    assert back == RequestLine(T0, "OTHER", OTHER_ROUTE, 200, 0.0, 0, MAX_TOKENS)
+    assert parse_line(format_line(RequestLine(T0, "GET", "/api/tags", 200, float("inf")))).duration_s == 0.0
+
+
 def test_every_cut_of_a_line_is_refused() -> None:
     line = format_line(GOOD)
     for n in range(len(line)):

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from .. import jsonio
 from .routes import ALLOWED, BLOCKED, MODEL_INFO_PREFIX, TargetError, canonical_target
 
 PREFIX = "omc.request "
@@ -90,18 +91,19 @@ def method_label(method: str) -> str:
 def format_line(rec: RequestLine) -> str:
     """The log line (without its newline) for one request."""
     t = rec.time.astimezone(timezone.utc)
+    duration = float(rec.duration_s) if math.isfinite(float(rec.duration_s)) else 0.0
     out: dict[str, Any] = {
         "time": t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "method": method_label(rec.method),
         "route": rec.route if rec.route in ROUTES else OTHER_ROUTE,
         "status": int(rec.status),
-        "duration_s": round(min(max(float(rec.duration_s), 0.0), MAX_DURATION_S), 6),
+        "duration_s": round(min(max(duration, 0.0), MAX_DURATION_S), 6),
     }
     for key in OPTIONAL:
         value = getattr(rec, key)
         if value is not None:
             out[key] = min(max(int(value), 0), MAX_TOKENS)
-    return PREFIX + json.dumps(out, separators=(",", ":"), ensure_ascii=True)
+    return PREFIX + jsonio.dumps(out, separators=(",", ":"), ensure_ascii=True)
 
 
 def _reject_constant(name: str) -> Any:
