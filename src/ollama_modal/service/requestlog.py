@@ -210,20 +210,30 @@ class TokenCounter:
     def feed(self, chunk: bytes) -> None:
         if not self.family or not chunk:
             return
-        start = 0
-        while True:
-            nl = chunk.find(b"\n", start)
-            piece = chunk[start:] if nl < 0 else chunk[start:nl]
-            if not self._skipping:
-                if len(self._line) + len(piece) > SNIFF_LINE_LIMIT:
-                    self._skipping = True
-                    self._line.clear()
-                else:
-                    self._line += piece
-            if nl < 0:
-                return
+        nl = chunk.rfind(b"\n")
+        if nl < 0:  # the current line goes on
+            self._append(chunk)
+            return
+        done, rest = chunk[:nl], chunk[nl + 1:]
+        if self._line or self._skipping or b"eval_count" in done or b"usage" in done:  # _KEYS
+            pieces = done.split(b"\n")
+            for piece in pieces[:-1]:
+                self._append(piece)
+                self._end_line()
+            self._append(pieces[-1])
             self._end_line()
-            start = nl + 1
+        # else: whole lines, none naming a counter (a streamed token): nothing to keep
+        if rest:
+            self._append(rest)
+
+    def _append(self, piece: bytes) -> None:
+        if self._skipping or not piece:
+            return
+        if len(self._line) + len(piece) > SNIFF_LINE_LIMIT:
+            self._skipping = True
+            self._line.clear()
+        else:
+            self._line += piece
 
     def close(self) -> None:
         """The answer ended: a last line without newline (a non-streamed JSON answer) counts too."""
