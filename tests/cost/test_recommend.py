@@ -10,7 +10,7 @@ from ollama_modal.cost.coldstart import estimate_cold_start
 from ollama_modal.cost.recommend import DEFAULT_WINDOWS, recommend
 from ollama_modal.cost.schedule import WarmWindow
 from ollama_modal.cost.service import ServiceModel, service_times
-from ollama_modal.cost.simulator import Machine, Policy, simulate
+from ollama_modal.cost.simulator import Machine, Policy, simulate, usage_for
 from ollama_modal.cost.traffic import poisson, shaped
 from ollama_modal.pricing import Rates
 
@@ -185,3 +185,30 @@ def test_screen_margins_shrink_with_the_sample() -> None:
     small, large = screen_margins(1_000, 4), screen_margins(30_000, 4)
     assert small[0] > large[0] >= 0.005 and small[1] > large[1] >= 0.01
     assert large == pytest.approx((0.01006, 0.02309), abs=1e-4)
+
+
+@pytest.mark.parametrize("screen", [None, 2000])
+def test_a_tier_whose_service_time_misses_the_goal_is_never_simulated(monkeypatch, screen) -> None:
+    """T4's service time (~4.5 s for 200 tokens) is above a 4 s goal for every request: the
+    search rules it out without a simulation and still finds the exhaustive optimum."""
+    import ollama_modal.cost.recommend as rmod
+
+    traffic = poisson(4.0, 86400, seed=8)
+    gpus = ["T4", "A10", "H100"]
+    t4 = service_times(SERVICE, 1, catalog.GPUS["T4"], MODEL)[0]
+    assert t4 > 4.0
+    simulated: list[float] = []
+
+    def spy(traffic, service, *args, **kw):
+        simulated.append(float(service[0]))
+        return usage_for(traffic, service, *args, **kw)
+
+    monkeypatch.setattr(rmod, "usage_for", spy)
+    rec = recommend(traffic, model_bytes=MODEL, p95_goal_s=4.0, gpus=gpus, service=SERVICE, screen_requests=screen)
+    assert simulated and t4 not in simulated
+    assert (rec.screened > 0) == (screen is not None)
+    best = exhaustive(traffic, 4.0, gpus=gpus)
+    assert rec.choice is not None and best is not None
+    assert rec.choice.monthly_cost_usd == pytest.approx(best[0])
+    assert all(c.gpu != "T4" for c in rec.candidates)
+    assert rec.evaluated + rec.pruned == len(gpus) * 3 * len(DEFAULT_WINDOWS)

@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import catalog
 from ..pricing import Rates
+from .bounds import NoWaitBilling
 from .coldstart import estimate_cold_start
 from .schedule import WarmWindow
 from .screen import Stretch, stretches
@@ -43,6 +44,9 @@ DEFAULT_WINDOWS = (2, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600)
 DEFAULT_MIN_CONTAINERS = (0, 1, 2)
 #: Traffic above 2x this many requests is screened on stretches holding about this many.
 SCREEN_REQUESTS = 30_000
+#: The no-wait bound is summed in another order than a simulation's bill: scaled down by this
+#: so that a rounding error never makes it exceed the bill it bounds.
+_ROUNDING = 1 - 1e-9
 
 
 def screen_margins(requests: int, concurrency: int) -> tuple[float, float]:
@@ -147,6 +151,13 @@ class _Gpu:
     service_max: float = 0.0
 
     _last: ClassVar[list[Any]] = [None, None]  # (tier, service times) of the last one used
+    _slow: dict[float, int] = field(default_factory=dict)
+
+    def slow_service(self, goal: float) -> int:
+        """How many requests' service time alone is longer than ``goal``."""
+        if goal not in self._slow:
+            self._slow[goal] = int(np.count_nonzero(self.service > goal))
+        return self._slow[goal]
 
     @property
     def service(self) -> np.ndarray:
@@ -266,10 +277,28 @@ def recommend(
             tried.add(id(entry))
             consider(*entry)
 
+    nowait: dict[str, NoWaitBilling] = {}
+
+    def no_wait_bound(t: _Gpu, w: int, m: int, sname: str) -> float:
+        """Monthly $ the no-wait pool bills (bounds.py): a lower bound, for a constant floor."""
+        floor = changes[(sname, m)]
+        if len(floor) != 1:
+            return 0.0
+        if t.model.name not in nowait:  # once per GPU, and only for GPUs whose candidates get this far
+            nowait[t.model.name] = NoWaitBilling(a, t.service, span, concurrency, buffer_containers, max_containers)
+        return nowait[t.model.name](w, floor[0][1]) * _ROUNDING * scale * t.machine.per_second
+
     def consider(bound: float, _: str, w: int, m: int, sname: str, t: _Gpu) -> None:
         nonlocal best, stopped, stopped_cost
         if bound >= best or (budget_usd is not None and bound > budget_usd):
             return  # its bound already loses to the best full-span result or the budget
+        if t.slow_service(slow_at) >= slow_cap:
+            stopped += 1  # a latency is at least the service time: too slow whatever the setting
+            return
+        if best < math.inf or budget_usd is not None:  # a closer bound, worth computing once something can be pruned
+            bound = no_wait_bound(t, w, m, sname)
+            if bound >= best or (budget_usd is not None and bound > budget_usd):
+                return
         policy = policy_for(w, m, sname)
         cap = min(best, budget_usd if budget_usd is not None else math.inf) / (scale * t.machine.per_second)
         usage = usage_for(traffic, t.service, policy, t.cold_start, changes=changes[(sname, m)],
@@ -324,6 +353,8 @@ def _screen(
     changes = {(sname, m, j): min_changes(Policy(scaledown_window=2, min_containers=m, schedule=tuple(wins)), st.traffic)
                for sname, wins in schedules.items() for m in min_containers for j, st in enumerate(sample)}
     per_gpu: dict[str, list[np.ndarray]] = {}
+    nowait: dict[str, list[NoWaitBilling]] = {}  # per GPU and stretch
+    slow_service: dict[str, int] = {}  # per GPU: sample requests whose service time alone is slower than the goal
     best = math.inf  # cheapest sample cost among candidates meeting the goal (and budget) there
     kept: list[tuple[float, tuple[Any, ...]]] = []
     simulated = 0
@@ -334,11 +365,22 @@ def _screen(
         limit = min(best, budget if budget is not None else math.inf) * (1 + cost_margin)
         if bound > limit:
             break  # a lower bound on its full-span cost is already clearly above the sample's best
+        policy = policy_for(w, m, sname)
         if t.model.name not in per_gpu:
             per_gpu[t.model.name] = [t.service[st.lo:st.hi].copy() for st in sample]  # copies: the month's array goes
+            slow_service[t.model.name] = sum(int(np.count_nonzero(svc > slow_at)) for svc in per_gpu[t.model.name])
+            nowait[t.model.name] = [NoWaitBilling(st.traffic.times, svc, st.traffic.span, policy.target_inputs or concurrency,
+                                                  policy.buffer_containers, policy.max_containers)
+                                    for st, svc in zip(sample, per_gpu[t.model.name])]
         cap = limit / (scale * t.machine.per_second)
+        simulated += 1
+        if slow_service[t.model.name] >= slow_cap:
+            continue  # a latency is at least the service time: too many are slower than the goal anyway
+        floors = [changes[(sname, m, j)] for j in range(len(sample))]
+        if all(len(f) == 1 for f in floors):  # a constant floor on each stretch (its own value on each)
+            if sum(nw(w, f[0][1]) for nw, f in zip(nowait[t.model.name], floors)) * _ROUNDING > cap:
+                continue  # the no-wait pool already bills more on the sample: it would give up on cost
         billed, slow, gave_up = 0.0, 0, False
-        policy = policy_for(w, m, sname)
         for j, (st, svc) in enumerate(zip(sample, per_gpu[t.model.name])):
             usage = usage_for(st.traffic, svc, policy, t.cold_start, changes=changes[(sname, m, j)],
                               give_up=GiveUp(cap - billed, slow_at, slow_cap - slow))
@@ -347,7 +389,6 @@ def _screen(
                 break
             billed += usage.container_seconds
             slow += int(np.count_nonzero(usage.latencies > slow_at))
-        simulated += 1
         if gave_up:
             continue
         cost = billed * scale * t.machine.per_second
