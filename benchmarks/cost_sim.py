@@ -8,15 +8,21 @@ Measured in the same run, on this machine:
   reference event loop (``method="events"``) on the first --baseline-days days, scaled
   linearly to 30 (its cost is per request; --baseline-days 30 runs it in full). Both are
   checked to agree on the baseline's span.
-* commands as a user runs them (wall time and peak RSS, through /usr/bin/time):
+* commands as a user runs them: the installed ``omc`` in fresh processes, --command-runs times
+  each, interleaved with ``omc --help`` (the start-up baseline, ratio printed), wall time
+  (median and range), CPU time and peak RSS through /usr/bin/time:
   ``omc cost --profile a10g-balanced --rpm 60 --days 30`` and
   ``omc recommend --p95-latency-s 3.5 --rpm 60 --days 30``; with --long also
-  ``omc cost --rpm 2 --days 3650`` (ten years, simulated a day at a time).
+  ``omc cost --rpm 2 --days 3650`` (ten years, simulated a day at a time). The load average
+  before and after is printed: on a shared machine wall times follow it. --baseline-omc PATH
+  runs every command with another installed omc too (an earlier commit's), interleaved, and
+  prints the ratio.
 * --traces: loading 3 M-row traces (CSV with UNIX seconds, CSV with ISO times, JSONL).
 * --accuracy: the matrix of tests/cost/test_accuracy.py, pool model against the reference:
   the largest relative differences in cost, container-seconds, cold-start share, and p95.
 
-Run: python benchmarks/cost_sim.py [--runs 3] [--baseline-days 3] [--long] [--traces] [--accuracy]
+Run: python benchmarks/cost_sim.py [--runs 3] [--baseline-days 3] [--command-runs 5] [--only-commands]
+     [--baseline-omc PATH] [--long] [--traces] [--accuracy]
 """
 
 from __future__ import annotations
@@ -61,17 +67,22 @@ def head(traffic: Traffic, days: float) -> Traffic:
     return Traffic(traffic.times[traffic.times < span], span, traffic.start)
 
 
-def command(args: list[str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MB, exit code) of an omc command as a user runs it."""
-    omc = shutil.which("omc") or "omc"
+def command(args: list[str], omc: str | None = None) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS MB, exit code) of one omc command as a user runs it:
+    the installed console script (or ``omc``) in a fresh process, timed by /usr/bin/time."""
+    omc = omc or shutil.which("omc") or "omc"
     timer = shutil.which("time") or "/usr/bin/time"
     with tempfile.TemporaryDirectory() as d:
         report = Path(d) / "time"
         t0 = time.perf_counter()
-        r = subprocess.run([timer, "-f", "%M", "-o", str(report), omc, *args], capture_output=True, text=True)
+        r = subprocess.run([timer, "-f", "%U %S %M", "-o", str(report), omc, *args], capture_output=True, text=True)
         wall = time.perf_counter() - t0
-        rss = int(report.read_text().split()[-1]) / 1024 if report.exists() else float("nan")
-    return wall, rss, r.returncode
+        try:
+            user, system, rss = report.read_text().split()[-3:]
+            cpu, mb = float(user) + float(system), int(rss) / 1024
+        except (OSError, ValueError):
+            cpu = mb = float("nan")
+    return wall, cpu, mb, r.returncode
 
 
 def simulate_month(runs: int, baseline_days: float) -> None:
@@ -98,16 +109,47 @@ def simulate_month(runs: int, baseline_days: float) -> None:
           f"({b_cpu * scale / cpu:.0f}x faster); same answer on the reference's span: {'yes' if same else 'NO'}")
 
 
-def commands(long: bool) -> None:
-    cases = [
-        ["cost", "--profile", "a10g-balanced", "--rpm", "60", "--days", "30", "--json"],
-        ["recommend", "--p95-latency-s", "3.5", "--rpm", "60", "--days", "30", "--json"],
-    ]
+#: The issue's goals for the commands as a user runs them (wall seconds on this machine, idle).
+COMMANDS = [
+    (["--help"], None),
+    (["cost", "--profile", "a10g-balanced", "--rpm", "60", "--days", "30", "--json"], 1.5),
+    (["recommend", "--p95-latency-s", "3.5", "--rpm", "60", "--days", "30", "--json"], 5.0),
+]
+
+
+def commands(long: bool, runs: int, baseline: str | None = None) -> None:
+    """Each command ``runs`` times in fresh processes, interleaved (so load changes hit them all
+    alike); median and range of wall time, median CPU time, largest peak RSS. ``omc --help``
+    is the start-up floor in the same run; with ``baseline`` (another installed omc, e.g. an
+    earlier commit's) every command also runs with it, interleaved, and the ratio is printed."""
+    cases = list(COMMANDS)
     if long:
-        cases.append(["cost", "--rpm", "2", "--days", "3650", "--json"])
-    for args in cases:
-        wall, rss, rc = command(args)
-        print(f"[command] omc {' '.join(args)}: wall {wall:.2f} s, peak RSS {rss:.0f} MB, exit {rc}")
+        cases.append((["cost", "--rpm", "2", "--days", "3650", "--json"], None))
+    tools = [("omc", None)] + ([("baseline", baseline)] if baseline else [])
+    seen: dict[tuple[int, str], list[tuple[float, float, float, int]]] = {}
+    load0 = os.getloadavg()[0]
+    for _ in range(runs):
+        for i, (args, _goal) in enumerate(cases):
+            for name, exe in tools:
+                seen.setdefault((i, name), []).append(command(args, exe))
+    load1 = os.getloadavg()[0]
+    print(f"[commands] fresh processes, {runs} runs each, interleaved; load average {load0:.1f} -> {load1:.1f}"
+          + (f"; baseline {baseline}" if baseline else ""))
+    for i, (args, goal) in enumerate(cases):
+        for name, _exe in tools:
+            runs_ = seen[(i, name)]
+            walls = [w for w, *_ in runs_]
+            wall, cpu = statistics.median(walls), statistics.median(c for _, c, _, _ in runs_)
+            rss = max(m for _, _, m, _ in runs_)
+            codes = sorted({c for *_, c in runs_})
+            target = f"; goal < {goal:g} s: {'met' if wall < goal else 'NOT met'}" if goal and name == "omc" else ""
+            ratio = ""
+            if name == "omc" and baseline:
+                b = seen[(i, "baseline")]
+                ratio = (f"; ratio to baseline: wall {wall / statistics.median(w for w, *_ in b):.2f}x, "
+                         f"cpu {cpu / statistics.median(c for _, c, _, _ in b):.2f}x")
+            print(f"  {name:8s} omc {' '.join(args)}: wall {wall:.2f} s ({min(walls):.2f}-{max(walls):.2f}), cpu {cpu:.2f} s, "
+                  f"peak RSS {rss:.0f} MB, exit {codes}{ratio}{target}")
 
 
 def traces(rows: int = 3_000_000) -> None:
@@ -160,12 +202,16 @@ def main() -> int:
     ap.add_argument("--traces", action="store_true", help="also load 3 M-row traces")
     ap.add_argument("--accuracy", action="store_true", help="also print the accuracy table")
     ap.add_argument("--no-commands", action="store_true")
+    ap.add_argument("--command-runs", type=int, default=5, help="fresh-process runs of each command (default 5)")
+    ap.add_argument("--only-commands", action="store_true", help="just the commands as a user runs them")
+    ap.add_argument("--baseline-omc", help="another installed omc (e.g. an earlier commit's) to run each command with too")
     args = ap.parse_args()
     reuse_big_allocations()  # as the commands do
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; numpy {np.__version__}")
-    simulate_month(args.runs, args.baseline_days)
+    if not args.only_commands:
+        simulate_month(args.runs, args.baseline_days)
     if not args.no_commands:
-        commands(args.long)
+        commands(args.long, args.command_runs, args.baseline_omc)
     if args.traces:
         traces()
     if args.accuracy:

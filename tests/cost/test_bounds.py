@@ -68,3 +68,23 @@ def test_no_requests_and_the_trivial_cases() -> None:
     nw = NoWaitBilling(np.array([90.0]), np.array([20.0]), 100.0, 4)
     assert nw(30, 0) == pytest.approx(10.0)
     assert nw(30, 1) == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize("constant", [True, False])
+def test_chunks_change_nothing(monkeypatch, constant: bool) -> None:
+    """A long span is merged a few requests at a time (bounded memory): the same bound as in one go,
+    with chunk edges falling on ties and inside bursts."""
+    import ollama_modal.cost.bounds as bounds
+
+    traffic, svc = traffic_and_service(3, 30.0, 4.0, constant)
+    a = np.sort(np.concatenate((traffic.times, traffic.times[::5], np.round(traffic.times[::3]))))  # ties, bursts
+    s = np.full(a.size, 3.0) if constant else np.random.default_rng(1).choice([1.0, 2.0, 3.0], a.size)
+    whole = NoWaitBilling(a, s, traffic.span, 2, 1)
+    for chunk in (1, 7, 64):
+        monkeypatch.setattr(bounds, "_CHUNK", chunk)
+        parts = NoWaitBilling(a, s, traffic.span, 2, 1)
+        for w in (0.0, 5.0, 120.0):
+            for floor in (0, 2):
+                assert parts(w, floor) == pytest.approx(whole(w, floor), rel=1e-12)
+    u = usage_for(Traffic(a, traffic.span, DEFAULT_START), s, Policy(scaledown_window=5.0, concurrency=2, buffer_containers=1), 0.0)
+    assert whole(5.0, 0) == pytest.approx(u.container_seconds, rel=1e-9)

@@ -10,7 +10,7 @@ from ollama_modal.cost.coldstart import estimate_cold_start
 from ollama_modal.cost.recommend import DEFAULT_WINDOWS, recommend
 from ollama_modal.cost.schedule import WarmWindow
 from ollama_modal.cost.service import ServiceModel, service_times
-from ollama_modal.cost.simulator import Machine, Policy, simulate, usage_for
+from ollama_modal.cost.simulator import Machine, Policy, simulate, usage_with
 from ollama_modal.cost.traffic import poisson, shaped
 from ollama_modal.pricing import Rates
 
@@ -201,9 +201,9 @@ def test_a_tier_whose_service_time_misses_the_goal_is_never_simulated(monkeypatc
 
     def spy(traffic, service, *args, **kw):
         simulated.append(float(service[0]))
-        return usage_for(traffic, service, *args, **kw)
+        return usage_with(traffic, service, *args, **kw)
 
-    monkeypatch.setattr(rmod, "usage_for", spy)
+    monkeypatch.setattr(rmod, "usage_with", spy)
     rec = recommend(traffic, model_bytes=MODEL, p95_goal_s=4.0, gpus=gpus, service=SERVICE, screen_requests=screen)
     assert simulated and t4 not in simulated
     assert (rec.screened > 0) == (screen is not None)

@@ -75,12 +75,13 @@ def over_cap(arrivals, *, service=10.0, **kw):
     """over_cap_requests from the reference loop and the pool model (they must agree)."""
     from ollama_modal.cost.events import simulate_events
     from ollama_modal.cost.pool import simulate_pool
+    from ollama_modal.cost.usage import PoolSettings
 
     a = np.asarray(arrivals, dtype=float)
     s = np.full(a.size, service) if np.isscalar(service) else np.asarray(service, dtype=float)
-    args = dict(window=60.0, cold_start=30.0, concurrency=2, **kw)
-    ref = simulate_events(a, s, 3600.0, **args)
-    pool = simulate_pool(a, s, 3600.0, **args)
+    settings = PoolSettings(window=60.0, cold_start=30.0, concurrency=2, **kw)
+    ref = simulate_events(a, s, 3600.0, settings)
+    pool = simulate_pool(a, s, 3600.0, settings)
     assert pool is not None and pool.over_cap_requests == ref.over_cap_requests
     return ref.over_cap_requests
 

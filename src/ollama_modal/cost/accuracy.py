@@ -18,7 +18,7 @@ import numpy as np
 
 from ..pricing import Rates
 from .schedule import WarmWindow
-from .simulator import Machine, Policy, SimResult, simulate
+from .simulator import Machine, Policy, SimResult, min_changes, simulate_with
 from .traffic import DEFAULT_START, Traffic, load_trace, poisson, shaped
 
 COLD_START = 12.6  # codellama:7b on an A10 from a Volume (coldstart.estimate_cold_start)
@@ -132,6 +132,7 @@ def compare_cell(cell: Cell, seed: int = 3) -> Comparison:
     policy = Policy(scaledown_window=cell.window, concurrency=cell.max_inputs, min_containers=cell.min_containers,
                     buffer_containers=cell.buffer, schedule=OFFICE if cell.schedule else ())
     machine = Machine(A10)
-    pool = simulate(tr, service, policy, machine, COLD_START, method="pool")
-    ref = simulate(tr, service, policy, machine, COLD_START, method="events")
+    settings = policy.pool_settings(COLD_START, min_changes(policy, tr))  # the very same settings for both
+    pool = simulate_with(tr, service, settings, machine, method="pool")
+    ref = simulate_with(tr, service, settings, machine, method="events")
     return Comparison(cell, pool, ref)

@@ -22,7 +22,34 @@ from __future__ import annotations
 
 import numpy as np
 
-_CHUNK = 1 << 20  # requests per step: bounded temporaries on a long span
+from .usage import PoolSettings
+
+_CHUNK = 1 << 18  # requests per step: bounded temporaries on a long span
+
+
+class _Completions:
+    """Completion times ``a + s`` in time order. With one service time for every request (the
+    usual case) they are ``a + s`` already sorted and made a slice at a time, not held."""
+
+    def __init__(self, a: np.ndarray, s: np.ndarray) -> None:
+        self.a = a
+        self.constant = float(s[0]) if float(s.min()) == float(s.max()) else None
+        self.sorted = None if self.constant is not None else np.sort(a + s)
+
+    def __getitem__(self, sl: slice) -> np.ndarray:
+        return self.a[sl] + self.constant if self.sorted is None else self.sorted[sl]  # type: ignore[operator]
+
+    def before(self, t: float) -> int:
+        """How many complete strictly before ``t``."""
+        if self.sorted is not None:
+            return int(np.searchsorted(self.sorted, t, side="left"))
+        a, c, n = self.a, self.constant, self.a.size
+        k = int(np.searchsorted(a, t - c, side="left"))  # then exact on a + c, as the slices compute it
+        while k < n and a[k] + c < t:
+            k += 1
+        while k > 0 and a[k - 1] + c >= t:
+            k -= 1
+        return k
 
 
 class NoWaitBilling:
@@ -38,15 +65,13 @@ class NoWaitBilling:
         if a.size == 0 or not (s.size == a.size and float(s.min()) > 0):
             return  # nothing to bound (or a zero service time, where the tie order would matter): floor only
         kt = int(target_inputs)
-        f = a + s
-        if float(s.min()) != float(s.max()):
-            f.sort()
+        done = _Completions(a, s)
         up_l, up_t, down_l, down_t = [], [], [], []
         c_lo = 0
         for lo in range(0, a.size, _CHUNK):  # the events in [a[lo], a[hi]): bounded temporaries
             hi = min(lo + _CHUNK, a.size)
-            c_hi = int(np.searchsorted(f, a[hi], side="left")) if hi < a.size else f.size
-            times = np.concatenate((f[c_lo:c_hi], a[lo:hi]))
+            c_hi = done.before(a[hi]) if hi < a.size else a.size
+            times = np.concatenate((done[c_lo:c_hi], a[lo:hi]))
             order = np.argsort(times, kind="stable")  # two sorted runs: a merge; completions first at equal times
             times = times[order]
             is_arr = order >= c_hi - c_lo
@@ -61,7 +86,7 @@ class NoWaitBilling:
             down_t.append(times[at])
             c_lo = c_hi
         ul, ut, dl, dt = (np.concatenate(x) for x in (up_l, up_t, down_l, down_t))
-        del f, up_l, up_t, down_l, down_t
+        del done, up_l, up_t, down_l, down_t
         uo, do = np.argsort(ul, kind="stable"), np.argsort(dl, kind="stable")  # time order kept within a level
         ul, ut, dl, dt = ul[uo], ut[uo], dl[do], dt[do]
         top = int(ul[-1])
@@ -90,3 +115,9 @@ class NoWaitBilling:
         base = min(int(floor), self.cap)
         top = min(self.cap, len(self.levels) + self.buffer)
         return base * self.span + sum(self.level_seconds(j, window) for j in range(base + 1, top + 1))
+
+    def bill(self, settings: PoolSettings) -> float | None:
+        """The bound for these settings (made with the same target_inputs, buffer_containers and
+        max_containers), or None when warm windows change the floor over the span."""
+        floor = settings.constant_floor
+        return None if floor is None else self(settings.window, floor)

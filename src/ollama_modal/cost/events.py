@@ -29,32 +29,19 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Sequence
 
 import numpy as np
 
-from .usage import GiveUp, Usage
+from .usage import GiveUp, PoolSettings, Usage
 
 _COMPLETE, _READY, _FLOOR, _ARRIVAL, _EXPIRE = 0, 1, 2, 3, 4
 
 
-def simulate_events(
-    a: np.ndarray,
-    s: np.ndarray,
-    span: float,
-    *,
-    window: float,
-    cold_start: float,
-    concurrency: int,
-    target_inputs: int | None = None,
-    min_changes: Sequence[tuple[float, int]] = ((0.0, 0),),
-    max_containers: int | None = None,
-    buffer_containers: int = 0,
-    give_up: GiveUp | None = None,
-) -> Usage:
-    """``min_changes``: [(0, min at start), (t, new min), ...] in seconds from the span's start."""
-    return _Pool(a.tolist(), s.tolist(), span, window, cold_start, concurrency, target_inputs or concurrency,
-                 list(min_changes), max_containers, buffer_containers, give_up).run()
+def simulate_events(a: np.ndarray, s: np.ndarray, span: float, settings: PoolSettings) -> Usage:
+    """Requests arriving at ``a`` (sorted offsets) with service times ``s`` over ``span`` seconds."""
+    c = settings
+    return _Pool(a.tolist(), s.tolist(), span, c.window, c.cold_start, c.concurrency, c.target, list(c.min_changes),
+                 c.max_containers, c.buffer_containers, c.give_up).run()
 
 
 class _Pool:

@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from functools import cached_property
 
 import numpy as np
 
-from .usage import GiveUp, LatencyHistogram, Usage
+from .usage import LatencyHistogram, PoolSettings, Usage
 
 CHUNK_SECONDS = 86400.0
 CHUNK_REQUESTS = 200_000
@@ -59,8 +60,6 @@ class _Levels:
         ok = rdy < end
         self.rdy_sorted = np.sort(rdy[ok])
         self.rdy_end_sorted = np.sort(end[ok])
-        self.start_sorted = np.sort(start)
-        self.end_sorted = np.sort(end)
         # R(t) as a step function: change times and the value after each
         times = np.concatenate((rdy[ok], end[ok]))
         delta = np.concatenate((np.ones(int(ok.sum()), dtype=np.int64), -np.ones(int(ok.sum()), dtype=np.int64)))
@@ -79,7 +78,17 @@ class _Levels:
         hi = np.searchsorted(a, np.minimum(self.start[cold] + self.cold_start, self.end[cold]), side="left")
         lens = np.maximum(hi - lo, 0)
         idx = np.repeat(lo, lens) + (np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens))
-        return np.unique(idx)
+        hit = np.zeros(a.size, dtype=bool)  # distinct and sorted (np.unique would also import numpy.ma)
+        hit[idx] = True
+        return np.flatnonzero(hit)
+
+    @cached_property
+    def start_sorted(self) -> np.ndarray:  # only the last round's levels are asked (the accounting)
+        return np.sort(self.start)
+
+    @cached_property
+    def end_sorted(self) -> np.ndarray:
+        return np.sort(self.end)
 
     def up_before(self, t: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.start_sorted, t, side="left") - np.searchsorted(self.end_sorted, t, side="left")
@@ -366,15 +375,8 @@ def simulate_pool(
     a: np.ndarray,
     s: np.ndarray,
     span: float,
+    settings: PoolSettings,
     *,
-    window: float,
-    cold_start: float,
-    concurrency: int,
-    target_inputs: int | None = None,
-    min_changes: Sequence[tuple[float, int]] = ((0.0, 0),),
-    max_containers: int | None = None,
-    buffer_containers: int = 0,
-    give_up: GiveUp | None = None,
     progress: Callable[[float], None] | None = None,
     decline_share: float | None = None,
     rounds: int | None = None,
@@ -391,7 +393,9 @@ def simulate_pool(
     for as it comes (``a`` and ``s`` unused), and latencies are binned (Usage.percentiles)
     instead of kept: memory stays that of one chunk whatever the span.
     """
-    k, kt = concurrency, target_inputs or concurrency
+    window, cold_start, give_up, buffer_containers = settings.window, settings.cold_start, settings.give_up, settings.buffer_containers
+    k, kt = settings.concurrency, settings.target
+    max_containers, min_changes = settings.max_containers, settings.min_changes
     cap = max_containers if max_containers is not None else 1 << 30
     if rounds is None:
         rounds = ROUNDS if max_containers is None else CAPPED_ROUNDS

@@ -36,9 +36,9 @@ from .coldstart import estimate_cold_start
 from .schedule import WarmWindow
 from .screen import Stretch, stretches
 from .service import ServiceModel, service_times
-from .simulator import Machine, Policy, SimResult, min_changes, price, usage_for
+from .simulator import Machine, Policy, SimResult, min_changes, price, usage_with
 from .traffic import Traffic
-from .usage import GiveUp
+from .usage import GiveUp, PoolSettings
 
 DEFAULT_WINDOWS = (2, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600)
 DEFAULT_MIN_CONTAINERS = (0, 1, 2)
@@ -248,14 +248,16 @@ def recommend(
                     queue.append((bound * scale * t.machine.per_second, t.model.name, w, m, sname, t))
     queue.sort(key=lambda q: q[:5])
 
-    def policy_for(w: int, m: int, sname: str) -> Policy:
-        return Policy(scaledown_window=w, concurrency=concurrency, min_containers=m, max_containers=max_containers,
-                      buffer_containers=buffer_containers, schedule=tuple(schedules[sname]))
+    def settings_for(t: _Gpu, w: int, m: int, sname: str, floor: Sequence[tuple[float, int]]) -> PoolSettings:
+        """A candidate's settings on a span whose floor (min_containers and the schedule) is ``floor``."""
+        policy = Policy(scaledown_window=w, concurrency=concurrency, min_containers=m, max_containers=max_containers,
+                        buffer_containers=buffer_containers, schedule=tuple(schedules[sname]))
+        return policy.pool_settings(t.cold_start, floor)
 
     sample = stretches(traffic, screen_requests) if screen_requests else None
     order, screened = queue, 0
     if sample is not None and sum(st.traffic.requests for st in sample) > 0:
-        order, screened = _screen(queue, sample, schedules, min_containers, policy_for, p95_goal_s, budget_usd, concurrency)
+        order, screened = _screen(queue, sample, schedules, min_containers, settings_for, p95_goal_s, budget_usd, concurrency)
 
     best: float = math.inf
     n = traffic.requests
@@ -279,14 +281,13 @@ def recommend(
 
     nowait: dict[str, NoWaitBilling] = {}
 
-    def no_wait_bound(t: _Gpu, w: int, m: int, sname: str) -> float:
+    def no_wait_bound(t: _Gpu, settings: PoolSettings) -> float:
         """Monthly $ the no-wait pool bills (bounds.py): a lower bound, for a constant floor."""
-        floor = changes[(sname, m)]
-        if len(floor) != 1:
+        if settings.constant_floor is None:
             return 0.0
         if t.model.name not in nowait:  # once per GPU, and only for GPUs whose candidates get this far
-            nowait[t.model.name] = NoWaitBilling(a, t.service, span, concurrency, buffer_containers, max_containers)
-        return nowait[t.model.name](w, floor[0][1]) * _ROUNDING * scale * t.machine.per_second
+            nowait[t.model.name] = NoWaitBilling(a, t.service, span, settings.target, buffer_containers, max_containers)
+        return (nowait[t.model.name].bill(settings) or 0.0) * _ROUNDING * scale * t.machine.per_second
 
     def consider(bound: float, _: str, w: int, m: int, sname: str, t: _Gpu) -> None:
         nonlocal best, stopped, stopped_cost
@@ -295,14 +296,13 @@ def recommend(
         if t.slow_service(slow_at) >= slow_cap:
             stopped += 1  # a latency is at least the service time: too slow whatever the setting
             return
+        settings = settings_for(t, w, m, sname, changes[(sname, m)])
         if best < math.inf or budget_usd is not None:  # a closer bound, worth computing once something can be pruned
-            bound = no_wait_bound(t, w, m, sname)
+            bound = no_wait_bound(t, settings)
             if bound >= best or (budget_usd is not None and bound > budget_usd):
                 return
-        policy = policy_for(w, m, sname)
         cap = min(best, budget_usd if budget_usd is not None else math.inf) / (scale * t.machine.per_second)
-        usage = usage_for(traffic, t.service, policy, t.cold_start, changes=changes[(sname, m)],
-                          give_up=GiveUp(cap, slow_at, slow_cap))
+        usage = usage_with(traffic, t.service, settings.stopping(GiveUp(cap, slow_at, slow_cap)))
         if usage.gave_up:
             stopped += 1  # too slow, or dearer than the best so far / the budget: cannot be the answer
             stopped_cost += usage.gave_up == "cost"
@@ -338,7 +338,7 @@ def recommend(
 
 def _screen(
     queue: list[tuple[Any, ...]], sample: list[Stretch], schedules: Mapping[str, Sequence[WarmWindow]],
-    min_containers: Sequence[int], policy_for: Callable[[int, int, str], Policy], goal: float, budget: float | None,
+    min_containers: Sequence[int], settings_for: Callable[..., PoolSettings], goal: float, budget: float | None,
     concurrency: int,
 ) -> tuple[list[tuple[Any, ...]], int]:
     """First stage: simulate candidates (bound order) on the stretches; return the survivors,
@@ -365,25 +365,22 @@ def _screen(
         limit = min(best, budget if budget is not None else math.inf) * (1 + cost_margin)
         if bound > limit:
             break  # a lower bound on its full-span cost is already clearly above the sample's best
-        policy = policy_for(w, m, sname)
+        on = [settings_for(t, w, m, sname, changes[(sname, m, j)]) for j in range(len(sample))]  # per stretch
         if t.model.name not in per_gpu:
             per_gpu[t.model.name] = [t.service[st.lo:st.hi].copy() for st in sample]  # copies: the month's array goes
             slow_service[t.model.name] = sum(int(np.count_nonzero(svc > slow_at)) for svc in per_gpu[t.model.name])
-            nowait[t.model.name] = [NoWaitBilling(st.traffic.times, svc, st.traffic.span, policy.target_inputs or concurrency,
-                                                  policy.buffer_containers, policy.max_containers)
-                                    for st, svc in zip(sample, per_gpu[t.model.name])]
+            nowait[t.model.name] = [NoWaitBilling(st.traffic.times, svc, st.traffic.span, on[0].target, on[0].buffer_containers,
+                                                  on[0].max_containers) for st, svc in zip(sample, per_gpu[t.model.name])]
         cap = limit / (scale * t.machine.per_second)
         simulated += 1
         if slow_service[t.model.name] >= slow_cap:
             continue  # a latency is at least the service time: too many are slower than the goal anyway
-        floors = [changes[(sname, m, j)] for j in range(len(sample))]
-        if all(len(f) == 1 for f in floors):  # a constant floor on each stretch (its own value on each)
-            if sum(nw(w, f[0][1]) for nw, f in zip(nowait[t.model.name], floors)) * _ROUNDING > cap:
-                continue  # the no-wait pool already bills more on the sample: it would give up on cost
+        bills = [nw.bill(c) for nw, c in zip(nowait[t.model.name], on)]
+        if all(b is not None for b in bills) and sum(bills) * _ROUNDING > cap:  # type: ignore[arg-type]
+            continue  # the no-wait pool already bills more on the sample: it would give up on cost
         billed, slow, gave_up = 0.0, 0, False
-        for j, (st, svc) in enumerate(zip(sample, per_gpu[t.model.name])):
-            usage = usage_for(st.traffic, svc, policy, t.cold_start, changes=changes[(sname, m, j)],
-                              give_up=GiveUp(cap - billed, slow_at, slow_cap - slow))
+        for st, svc, c in zip(sample, per_gpu[t.model.name], on):
+            usage = usage_with(st.traffic, svc, c.stopping(GiveUp(cap - billed, slow_at, slow_cap - slow)))
             if usage.gave_up:
                 gave_up = True  # clearly dearer or slower on the sample
                 break

@@ -51,6 +51,9 @@ def service_times(
     if gpu is None or model_bytes is None:
         raise ValueError("a token-based service time needs the GPU and the model size")
     rate = decode_tokens_per_s(gpu, model_bytes, gpu_count)
-    tokens = np.full(n, float(model.output_tokens)) if output_tokens is None else np.asarray(output_tokens, dtype=float)
     # A request with no output still pays the prompt; keep every service time positive.
-    return np.maximum(tokens / rate + model.prompt_seconds, 1e-3)
+    if output_tokens is None:  # the same for every request: one array written once
+        return np.full(n, max(float(model.output_tokens) / rate + model.prompt_seconds, 1e-3))
+    out = np.asarray(output_tokens, dtype=float) / rate
+    out += model.prompt_seconds
+    return np.maximum(out, 1e-3, out=out)

@@ -19,7 +19,7 @@ from .events import simulate_events
 from .pool import simulate_pool
 from .schedule import WarmWindow, transitions
 from .traffic import GeneratedTraffic, Traffic
-from .usage import GiveUp, Usage
+from .usage import GiveUp, PoolSettings, Usage
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,13 @@ class Policy:
             raise ValueError("max_containers must be at least 1")
         if self.target_inputs is not None and not 1 <= self.target_inputs <= self.concurrency:
             raise ValueError("target_inputs must be between 1 and max_inputs")
+
+    def pool_settings(self, cold_start: float, min_changes: Sequence[tuple[float, int]], give_up: GiveUp | None = None) -> PoolSettings:
+        """What the simulations take, for a span whose floor changes at ``min_changes``
+        (``simulator.min_changes(policy, traffic)``)."""
+        return PoolSettings(window=self.scaledown_window, cold_start=cold_start, concurrency=self.concurrency,
+                            target_inputs=self.target_inputs, min_changes=tuple(min_changes),
+                            max_containers=self.max_containers, buffer_containers=self.buffer_containers, give_up=give_up)
 
 
 @dataclass(frozen=True)
@@ -159,16 +166,26 @@ def usage_for(
 ) -> Usage:
     """Run the simulation: ``method`` "auto" or "pool" is the vectorised pool model, "events" the
     per-request reference loop. ``progress(t)`` is called with the simulated time so far.
+    ``changes``: the floor over the span (default: ``min_changes(policy, traffic)``).
 
     GeneratedTraffic (a long span produced a day at a time) takes one service time for every
     request and always runs the pool model, in bounded memory.
     """
+    changes = list(changes) if changes is not None else min_changes(policy, traffic)
+    return usage_with(traffic, service, policy.pool_settings(cold_start, changes, give_up), method=method, progress=progress)
+
+
+def usage_with(
+    traffic: Traffic | GeneratedTraffic,
+    service: np.ndarray | float,
+    settings: PoolSettings,
+    *,
+    method: str = "auto",
+    progress: Callable[[float], None] | None = None,
+) -> Usage:
+    """``usage_for`` with the settings made: both simulations get the same PoolSettings."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}")
-    changes = list(changes) if changes is not None else min_changes(policy, traffic)
-    kw = dict(window=policy.scaledown_window, cold_start=cold_start, concurrency=policy.concurrency,
-              target_inputs=policy.target_inputs, min_changes=changes, max_containers=policy.max_containers,
-              buffer_containers=policy.buffer_containers, give_up=give_up)
     if isinstance(traffic, GeneratedTraffic):
         value = float(np.asarray(service).reshape(-1)[0])
 
@@ -176,20 +193,20 @@ def usage_for(
             a = traffic.arrivals(t0, t1)
             return a, np.full(a.size, value)
 
-        usage = simulate_pool(np.empty(0), np.empty(0), traffic.span, progress=progress, source=fetch, **kw)  # type: ignore[arg-type]
+        usage = simulate_pool(np.empty(0), np.empty(0), traffic.span, settings, progress=progress, source=fetch)
         assert usage is not None
         return usage
     assert isinstance(service, np.ndarray)
     if service.shape != traffic.times.shape:
         raise ValueError("one service time per request is needed")
-    traffic = traffic.with_tail(service, policy.scaledown_window, cold_start)
+    traffic = traffic.with_tail(service, settings.window, settings.cold_start)
     a, span = traffic.times, traffic.span
     if method != "events":
-        usage = simulate_pool(a, service, span, progress=progress, decline_share=AUTO_EVENTS_SHARE if method == "auto" else None,
-                              **kw)  # type: ignore[arg-type]
+        usage = simulate_pool(a, service, span, settings, progress=progress,
+                              decline_share=AUTO_EVENTS_SHARE if method == "auto" else None)
         if usage is not None:
             return usage
-    return simulate_events(a, service, span, **kw)  # type: ignore[arg-type]
+    return simulate_events(a, service, span, settings)
 
 
 def simulate(
@@ -207,7 +224,21 @@ def simulate(
     ``service``: seconds per request (see service.service_times; one number for
     GeneratedTraffic); ``cold_start``: seconds (see coldstart.estimate_cold_start(...).total_s).
     """
-    usage = usage_for(traffic, service, policy, cold_start, method=method, progress=progress)
-    span = traffic.with_tail(service, policy.scaledown_window, cold_start).span  # type: ignore[arg-type]
+    settings = policy.pool_settings(cold_start, min_changes(policy, traffic))
+    return simulate_with(traffic, service, settings, machine, method=method, progress=progress)
+
+
+def simulate_with(
+    traffic: Traffic | GeneratedTraffic,
+    service: np.ndarray | float,
+    settings: PoolSettings,
+    machine: Machine,
+    *,
+    method: str = "auto",
+    progress: Callable[[float], None] | None = None,
+) -> SimResult:
+    """``simulate`` with the settings made (``Policy.pool_settings``)."""
+    usage = usage_with(traffic, service, settings, method=method, progress=progress)
+    span = traffic.with_tail(service, settings.window, settings.cold_start).span  # type: ignore[arg-type]
     requests = traffic.requests if isinstance(traffic, Traffic) else 0
-    return price(usage, span, machine, requests, cold_start)
+    return price(usage, span, machine, requests, settings.cold_start)

@@ -1,8 +1,9 @@
-"""What a simulation measured, before prices: the common output of both simulation paths."""
+"""What both simulation paths take (:class:`PoolSettings`) and what they measured, before prices
+(:class:`Usage`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -69,3 +70,40 @@ class GiveUp:
     container_seconds: float = float("inf")
     latency_goal: float = float("inf")
     slow_requests: int = 1 << 62
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """The pool's settings for one simulated span, as both simulations take them (the pool model,
+    pool.py, and the reference loop, events.py); ``Policy.pool_settings`` makes them from a
+    profile's autoscaling policy.
+
+    ``min_changes``: ``[(0, min at start), (t, new min), ...]`` in seconds from the span's start
+    (the floor with warm windows applied, ``simulator.min_changes``).
+    """
+
+    window: float  # scaledown_window, seconds
+    cold_start: float  # seconds from a container's start until it takes requests
+    concurrency: int  # max_inputs
+    target_inputs: int | None = None  # default: max_inputs
+    min_changes: tuple[tuple[float, int], ...] = ((0.0, 0),)
+    max_containers: int | None = None
+    buffer_containers: int = 0
+    give_up: GiveUp | None = None  # stop once the answer cannot matter (recommend)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "min_changes", tuple((float(t), int(m)) for t, m in self.min_changes))
+
+    @property
+    def target(self) -> int:
+        """The autoscaler's inputs per container (target_inputs, else max_inputs)."""
+        return self.target_inputs or self.concurrency
+
+    @property
+    def constant_floor(self) -> int | None:
+        """min_containers when no warm window changes it over the span, else None."""
+        return self.min_changes[0][1] if len(self.min_changes) == 1 else None
+
+    def stopping(self, give_up: GiveUp | None) -> PoolSettings:
+        """The same settings with another reason to stop early (or none)."""
+        return replace(self, give_up=give_up)
