@@ -161,7 +161,7 @@ class _Demand:
         order = np.argsort(times, kind="stable")  # completions before arrivals at equal times
         self.times = times[order]
         self.is_arr = order >= F0.size
-        self.n = np.cumsum(np.where(self.is_arr, 1, -1))
+        self.n = np.cumsum(self.is_arr.view(np.int8) * np.int8(2) - np.int8(1), dtype=np.int32)  # +1 arrival, -1 completion
         comp = np.flatnonzero(~self.is_arr)
         self.cpos = np.empty(F0.size, dtype=np.int64)
         self.cpos[order[comp]] = comp  # where each request's completion sits
@@ -304,12 +304,17 @@ def _fifo_starts(A: np.ndarray, F: np.ndarray, wait: np.ndarray, lv: _Levels, ba
     r_times, r_vals = lv.r_times.tolist(), lv.r_vals.tolist()
     nr = len(r_times)
     # one by one, on small Python lists: the few dozen requests in the system around each
-    maxlat0 = maxlat = float((F - A).max())
-    los = np.searchsorted(A, A[wait] - maxlat, side="left").tolist()
+    maxlat = float((F - A).max())
+    # How far back the requests still in the system can have arrived. Without max_containers a
+    # wait is at most a cold start (below), so nobody stays longer than the longest stay now
+    # plus one: one look that far back serves every waiter. At max_containers waits have no
+    # such bound: look further back whenever a wait made the longest stay longer.
+    reach = maxlat if capped else maxlat + cold_start
+    los = np.searchsorted(A, A[wait] - reach, side="left").tolist()
     a_w = A[wait].tolist()
     s_w = (F[wait] - A[wait]).tolist()
     for i, lo, ai, si in zip(wait.tolist(), los, a_w, s_w):
-        if maxlat > maxlat0:  # a wait made the longest stay longer: look further back
+        if maxlat > reach:
             lo = int(np.searchsorted(A, ai - maxlat, side="left"))
         g = sorted([x for x in F[lo:i].tolist() if x > ai])
         m = ng = len(g)

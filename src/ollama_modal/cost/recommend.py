@@ -120,10 +120,19 @@ class Recommendation:
 
 
 class _UnionOfFixedIntervals:
-    """|union of [a_i, a_i + L]| inside [0, span] for any L, in O(log n) after one sort."""
+    """|union of [a_i, a_i + L]| inside [0, span] for any L >= ``shortest``, in O(log n).
 
-    def __init__(self, a: np.ndarray, span: float) -> None:
-        self.gaps = np.sort(np.diff(a))
+    The union is ``sum(min(gap, L)) + min(L, tail)`` over the gaps between arrivals; gaps no
+    longer than ``shortest`` count whole for every L asked, so only the longer ones are kept
+    and sorted (on busy traffic a small share of them)."""
+
+    def __init__(self, a: np.ndarray, span: float, shortest: float = 0.0) -> None:
+        gaps = np.diff(a)
+        long_ = gaps > shortest
+        self.shortest = shortest
+        self.whole = float(gaps.sum(where=~long_))  # the short gaps, counted whole
+        self.gaps = np.sort(gaps[long_])
+        del gaps, long_
         self.cum = np.concatenate(([0.0], np.cumsum(self.gaps)))
         self.tail = span - float(a[-1]) if a.size else 0.0
         self.n = a.size
@@ -131,8 +140,10 @@ class _UnionOfFixedIntervals:
     def __call__(self, length: float) -> float:
         if self.n == 0:
             return 0.0
+        if length < self.shortest:
+            raise ValueError("the union is kept for lengths of at least `shortest` only")
         k = int(np.searchsorted(self.gaps, length, side="left"))  # gaps shorter than L count whole
-        return float(self.cum[k] + length * (self.gaps.size - k) + min(length, self.tail))
+        return float(self.whole + self.cum[k] + length * (self.gaps.size - k) + min(length, self.tail))
 
 
 @dataclass
@@ -233,7 +244,7 @@ def recommend(
         a, span = traffic.times, traffic.span
         scale = catalog.SECONDS_PER_MONTH / span
 
-    union = _UnionOfFixedIntervals(a, span)
+    union = _UnionOfFixedIntervals(a, span, min(t.service_min for t in tiers) + min(windows, default=0))
     changes = {
         (sname, m): min_changes(Policy(scaledown_window=2, min_containers=m, schedule=tuple(wins)), traffic)
         for sname, wins in schedules.items() for m in min_containers
