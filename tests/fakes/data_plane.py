@@ -26,6 +26,11 @@ environment after the pre-snapshot ``@modal.enter`` methods ran.
 Remote function calls (``pull_model``) run as one-shot containers; the volume's files are what
 the container wrote.
 
+Container processes are forked from a process that imported the Modal SDK once (``zygote.py``:
+the same interpreter state ``import modal`` leaves in every container, seconds saved per start);
+each child takes its own working directory and environment and imports everything else fresh.
+``FAKE_CONTAINERS_FORK=0`` starts every container as a fresh ``python container_main.py``.
+
 Modal Servers (``@app.server``) get a URL of their own (``server_url_hook``) and an ingress that
 behaves like Modal's routing proxy: while no container is up it answers **503 at once** and
 starts one in the background (requests are not held); a container counts as up once its
@@ -99,7 +104,7 @@ class ContainerSpec:
 @dataclass
 class Container:
     spec: ContainerSpec
-    proc: subprocess.Popen
+    proc: Any  # subprocess.Popen, or zygote.ForkedProcess (the same calls)
     port: int
     root: Path
     log: Path
@@ -172,11 +177,35 @@ class DataPlane:
         self.snapshots: dict[str, dict[str, str]] = {}  # definition key -> env at snapshot time
         self._lock = threading.Lock()
         self._n = 0
+        self._zygote = self._make_zygote()
         self.state.web_url_hook = self.url_for
         self.state.server_url_hook = self.server_url_for
         self.state.run_function = self.run_function
         self.state.on_app_stop = self.app_stopped
         self.state.before_stats = self.scale_down_idle
+
+    def _make_zygote(self):  # noqa: ANN202
+        """Containers are forked from a process that imported the Modal SDK once (``zygote.py``);
+        FAKE_CONTAINERS_FORK=0 starts each one as a fresh interpreter instead."""
+        if os.environ.get("FAKE_CONTAINERS_FORK", "1") == "0":
+            return None
+        from .zygote import Zygote
+
+        home = self.workdir / "zygote-home"  # no ~/.modal.toml, as in a container's home
+        home.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")}
+        return Zygote({**env, "HOME": str(home), "PYTHONUNBUFFERED": "1"})
+
+    def _spawn(self, home: Path, env: dict[str, str], log: Path, pipes: bool = False):  # noqa: ANN202
+        """Start ``container_main.py`` in ``home`` with exactly ``env``, output to ``log``
+        (``pipes``: a fresh interpreter's stdout and stderr are pipes ``_capture`` takes in; a
+        forked container writes to ``log`` and ``_capture`` follows the file)."""
+        if self._zygote is not None:
+            return self._zygote.spawn(home, env, log)
+        if pipes:
+            return subprocess.Popen([sys.executable, str(CONTAINER_MAIN)], cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        with log.open("wb") as out:
+            return subprocess.Popen([sys.executable, str(CONTAINER_MAIN)], cwd=home, env=env, stdout=out, stderr=subprocess.STDOUT)
 
     def seed_model(self, volume: str, model: str, environment: str = "") -> None:
         """Put a model into a volume as an earlier pull left it (deploys then skip the pull)."""
@@ -481,6 +510,11 @@ class DataPlane:
         """What a container prints becomes the app's logs as it is printed, each line with the
         time it arrived and its source (stdout/stderr), like Modal's log collection; the lines
         also go to the container's log file (``Container.output``)."""
+        if getattr(c.proc, "stdout", None) is None:  # forked: the output goes to the log file
+            t = threading.Thread(target=self._follow, args=(c,), name=f"logs-{c.task_id}", daemon=True)
+            t.start()
+            c.readers.append(t)
+            return
         lock = threading.Lock()
         c.log.parent.mkdir(parents=True, exist_ok=True)
         out = c.log.open("wb")
@@ -506,6 +540,34 @@ class DataPlane:
             t = threading.Thread(target=pump, args=(pipe, fd), name=f"logs-{c.task_id}", daemon=True)
             t.start()
             c.readers.append(t)
+
+    def _follow(self, c: Container) -> None:
+        """A forked container's log file, line by line as it grows, until the process ended and
+        the file is drained: each line becomes an app log line stamped when it was read (the
+        file merges stdout and stderr, so every line counts as stdout)."""
+        spec = c.spec
+        while not c.log.exists() and c.proc.poll() is None:
+            time.sleep(0.02)
+        pending = b""
+        with c.log.open("rb") as f:
+            while True:
+                ended = c.proc.poll() is not None
+                chunk = f.read()
+                if chunk:
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    now = self.state.clock()
+                    for raw in lines:
+                        text = raw.decode("utf-8", "replace")
+                        if text.strip():
+                            self.state.add_log(spec.app_id, text, now, api_pb2.FILE_DESCRIPTOR_STDOUT, spec.function_id, c.task_id)
+                elif ended:
+                    break
+                else:
+                    time.sleep(0.02)
+        if pending.strip():
+            self.state.add_log(spec.app_id, pending.decode("utf-8", "replace"), self.state.clock(),
+                               api_pb2.FILE_DESCRIPTOR_STDOUT, spec.function_id, c.task_id)
 
     def _collect_logs(self, c: Container) -> None:
         """Wait (briefly) until what a stopped container printed has been taken in."""
@@ -552,6 +614,8 @@ class DataPlane:
                 ep.thread.join(10)
             if ep.sock is not None:
                 ep.sock.close()
+        if self._zygote is not None:
+            self._zygote.close()
         self.state.web_url_hook = None
         self.state.server_url_hook = None
         self.state.run_function = None
@@ -676,7 +740,7 @@ class DataPlane:
         if restore is not None:
             penv["FAKE_CONTAINER_RESTORE_ENV"] = json.dumps(restore)
         log = root / "container.log"
-        proc = subprocess.Popen([sys.executable, str(CONTAINER_MAIN)], cwd=home, env=penv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = self._spawn(home, penv, log, pipes=True)
         c = Container(spec, proc, port, root, log)
         self._capture(c)
         end = time.monotonic() + START_LIMIT_S
@@ -707,8 +771,12 @@ class DataPlane:
         inp.write_bytes(pickle.dumps((args, kwargs)))
         penv.update(FAKE_CONTAINER_MODE="call", FAKE_CONTAINER_FUNCTION=spec.target, FAKE_CONTAINER_INPUT=str(inp), FAKE_CONTAINER_OUTPUT=str(outp))
         log = root / "container.log"
-        with log.open("wb") as out:
-            proc = subprocess.run([sys.executable, str(CONTAINER_MAIN)], cwd=home, env=penv, stdout=out, stderr=subprocess.STDOUT, timeout=300)
+        proc = self._spawn(home, penv, log)
+        try:
+            proc.wait(300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
         for local in spec.volumes.values():
             with self.state.lock:
                 for vol in self.state.volumes.values():
