@@ -415,7 +415,8 @@ def explain(rec: Recommendation, traffic: Traffic) -> str:
     budget = f"${rec.budget_usd:,.2f}/month" if rec.budget_usd is not None else ""
     early = (f" ({rec.stopped_early} of them stopped early, once they were too slow or dearer than a better one)"
              if rec.stopped_early else "")
-    searched = (f"{rec.evaluated} settings simulated over {days:.1f} days of traffic ({traffic.mean_rpm:.1f} requests/min)"
+    settings = "setting" if rec.evaluated == 1 else "settings"
+    searched = (f"{rec.evaluated} {settings} simulated over {days:.1f} days of traffic ({traffic.mean_rpm:.1f} requests/min)"
                 f"{early}; {rec.pruned} more ruled out because a lower bound on their cost was already higher"
                 + (" or over the budget" if budget else ""))
     if rec.screened:
