@@ -41,7 +41,7 @@ def test_a_port_something_listens_on_is_skipped(monkeypatch) -> None:
 
         class Fixed(real):
             def randrange(self, a, b):  # noqa: ANN001
-                n = next(seq)
+                n = next(seq, None)  # then random choices, as many as it needs
                 return n if n is not None else super().randrange(a, b)
 
         monkeypatch.setattr(ports.random, "Random", Fixed)
